@@ -114,7 +114,7 @@ def build(cache: Path, catalog: Catalog) -> Path:
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - signature from the stdlib
+    def log_message(self, format: str, *args: object) -> None:
         if os.environ.get("PADDLEOCR_MIRROR_LOG"):
             super().log_message(format, *args)
 
