@@ -44,7 +44,7 @@ demo-clean: bootstrap
 lint: bootstrap
 	yamllint --strict .
 	ansible-lint --profile production
-	ruff check src tests molecule
+	ruff check src tests molecule bench roles/paddleocr_image/files
 
 syntax: bootstrap
 	ansible-playbook --syntax-check site.yml playbooks/*.yml

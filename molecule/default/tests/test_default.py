@@ -12,11 +12,10 @@ PREDICT = "http://127.0.0.1:8866/predict/ocr_system"
 
 
 def post_json(host, body: str) -> dict:
-    host.run("mkdir -p /tmp/testinfra")
     cmd = host.run(
-        "curl --silent --show-error --max-time 120 -H 'Content-Type: application/json' --data-binary @- %s <<'EOF'\n%s\nEOF",
-        PREDICT,
+        "curl --silent --show-error --max-time 120 -H 'Content-Type: application/json' --data-binary %s %s",
         body,
+        PREDICT,
     )
     assert cmd.rc == 0, cmd.stderr
     return json.loads(cmd.stdout)

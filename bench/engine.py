@@ -1,0 +1,43 @@
+"""Engine-alone figures: PaddleOCR in-process on the service's own models, settings and images.
+
+Runs inside the OCR image (`make bench` starts it with `docker run`), reads the service's
+config.json so the engine is configured exactly as the service is, prints one JSON document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config", default="/etc/paddleocr/config.json")
+    parser.add_argument("--images", type=Path, default=Path("/bench/images"))
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+
+    init_args = json.loads(Path(args.config).read_text())["modules_info"]["ocr_system"]["init_args"]
+    import cv2
+    import paddlehub as hub
+
+    engine = hub.Module(**init_args)  # as the service loads it: same module, models and settings
+    images = {path.stem: cv2.imread(str(path)) for path in sorted(args.images.glob("*.png"))}
+    engine.predict(list(images.values()))  # warm-up: first calls build the oneDNN kernels
+    figures = {}
+    for name, image in images.items():
+        latencies = []
+        for _ in range(args.rounds):
+            started = time.perf_counter()
+            engine.predict([image])
+            latencies.append((time.perf_counter() - started) * 1000)
+        figures[name] = {"p50_ms": round(statistics.median(latencies), 1), "mean_ms": round(statistics.mean(latencies), 1)}
+    mean_per_mix = sum(f["mean_ms"] for f in figures.values()) / len(figures)
+    print(json.dumps({"per_image": figures, "throughput_img_s": round(1000 / mean_per_mix, 2)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Benchmark: the engine alone vs the deployed service, on the same host, models and images.
+
+    python bench/run.py [--container paddleocr-sandbox] [--url http://127.0.0.1:18866]
+
+(a) engine alone: PaddleOCR in-process inside the service's image on the host, configured from the
+    service's config.json; (b) the service over HTTP at concurrency 1, 2, 4, 8. Prints a table and
+    writes bench/results/bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from documents import render_documents
+
+HERE = Path(__file__).resolve().parent
+HOST_DIR = "/opt/paddleocr/bench"
+
+
+def host_exec(container: str, *command: str) -> str:
+    return subprocess.run(["docker", "exec", container, *command], check=True, capture_output=True, text=True).stdout
+
+
+def engine_alone(container: str, images: list[Path], rounds: int) -> dict:
+    host_exec(container, "mkdir", "-p", f"{HOST_DIR}/images")
+    for path in [*images, HERE / "engine.py"]:
+        target = f"{HOST_DIR}/images/" if path.suffix == ".png" else f"{HOST_DIR}/"
+        subprocess.run(["docker", "cp", str(path), f"{container}:{target}"], check=True)
+    image = host_exec(container, "docker", "inspect", "--format", "{{.Config.Image}}", "paddleocr").strip()
+    out = host_exec(
+        container, "docker", "run", "--rm", "--network", "none",
+        "-v", "/opt/paddleocr/models:/models:ro", "-v", "/etc/paddleocr/config.json:/etc/paddleocr/config.json:ro",
+        "-v", f"{HOST_DIR}:/bench:ro", image, "python", "/bench/engine.py", "--rounds", str(rounds),
+    )
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def service_level(url: str, payloads: list[bytes], concurrency: int, requests_per_level: int) -> dict:
+    latencies: list[float] = []
+    errors = 0
+
+    def one(index: int) -> None:
+        nonlocal errors
+        started = time.perf_counter()
+        try:
+            response = session_for().post(url, data=payloads[index % len(payloads)],
+                                          headers={"Content-Type": "application/json"}, timeout=300)
+            ok = response.status_code == 200 and response.json().get("status") == "000"
+        except requests.RequestException:
+            ok = False
+        latencies.append((time.perf_counter() - started) * 1000)
+        errors += 0 if ok else 1
+
+    sessions: dict[int, requests.Session] = {}
+
+    def session_for() -> requests.Session:
+        import threading
+
+        return sessions.setdefault(threading.get_ident(), requests.Session())
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(one, range(requests_per_level)))
+    wall = time.perf_counter() - started
+    return {
+        "concurrency": concurrency,
+        "requests": requests_per_level,
+        "throughput_img_s": round(requests_per_level / wall, 2),
+        "p50_ms": round(percentile(latencies, 0.50), 1),
+        "p95_ms": round(percentile(latencies, 0.95), 1),
+        "p99_ms": round(percentile(latencies, 0.99), 1),
+        "errors": errors,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--container", default="paddleocr-sandbox", help="the sandbox host container")
+    parser.add_argument("--url", default="http://127.0.0.1:18866/predict/ocr_system")
+    parser.add_argument("--rounds", type=int, default=5, help="engine passes per image")
+    parser.add_argument("--levels", default="1,2,4,8")
+    args = parser.parse_args()
+
+    images = render_documents(HERE / "results" / "images")
+    payloads = [json.dumps({"images": [base64.b64encode(p.read_bytes()).decode()]}).encode() for p in images]
+    engine = engine_alone(args.container, images, args.rounds)
+    per_level = len(images) * args.rounds * 2
+    service_level(args.url, payloads, 1, len(images))  # warm-up of every worker
+    levels = [service_level(args.url, payloads, int(c), per_level) for c in args.levels.split(",")]
+
+    engine_ms = statistics.mean(f["mean_ms"] for f in engine["per_image"].values())
+    best = max(levels, key=lambda level: level["throughput_img_s"])
+    print(f"engine alone: {engine['throughput_img_s']} img/s, mean {engine_ms:.1f} ms/img "
+          + ", ".join(f"{name} {f['p50_ms']} ms" for name, f in engine["per_image"].items()))
+    print(f"{'conc':>4} {'img/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6}")
+    for level in levels:
+        print(f"{level['concurrency']:>4} {level['throughput_img_s']:>7} {level['p50_ms']:>8} "
+              f"{level['p95_ms']:>8} {level['p99_ms']:>8} {level['errors']:>6}")
+    ratio = best["throughput_img_s"] / engine["throughput_img_s"]
+    print(f"service best / engine throughput: {ratio:.2f} (goal >= 0.90); "
+          f"p95 at concurrency 1 / engine mean latency: {levels[0]['p95_ms'] / engine_ms:.2f} (goal <= 1.20)")
+    result = {"engine": engine, "service": levels, "throughput_ratio": round(ratio, 3)}
+    (HERE / "results" / "bench.json").write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
