@@ -12,13 +12,16 @@ import argparse
 import functools
 import hashlib
 import io
+import json
 import os
 import subprocess
 import sys
 import tarfile
+import threading
 import zipfile
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import yaml
 
@@ -113,14 +116,63 @@ def build(cache: Path, catalog: Catalog) -> Path:
     return mirror
 
 
-class QuietHandler(SimpleHTTPRequestHandler):
+class MirrorHandler(SimpleHTTPRequestHandler):
+    """Static files, plus what the fleet tests measure and break:
+    GET /_stats: bytes served per path; POST /_stats/reset: zero them;
+    GET /_truncated/<path>: half of the file under a full Content-Length, then the connection drops.
+    """
+
+    served: ClassVar[dict[str, int]] = {}
+    lock: ClassVar[threading.Lock] = threading.Lock()
+
     def log_message(self, format: str, *args: object) -> None:
         if os.environ.get("PADDLEOCR_MIRROR_LOG"):
             super().log_message(format, *args)
 
+    def send_json(self, document: object) -> None:
+        body = json.dumps(document).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        if self.path == "/_stats":
+            with self.lock:
+                return self.send_json(dict(self.served))
+        if self.path.startswith("/_truncated/"):
+            return self.send_truncated(self.path[len("/_truncated") :])
+        return super().do_GET()
+
+    def do_POST(self) -> None:
+        if self.path != "/_stats/reset":
+            return self.send_error(404)
+        with self.lock:
+            self.served.clear()
+        return self.send_json({})
+
+    def send_truncated(self, path: str) -> None:
+        file = Path(self.translate_path(path))
+        if not file.is_file():
+            return self.send_error(404)
+        data = file.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[: len(data) // 2])
+        self.wfile.flush()
+        self.close_connection = True
+
+    def copyfile(self, source, outputfile) -> None:  # type: ignore[no-untyped-def]
+        super().copyfile(source, outputfile)
+        if isinstance(source, io.BufferedReader):
+            with self.lock:
+                self.served[self.path] = self.served.get(self.path, 0) + os.fstat(source.fileno()).st_size
+
 
 def serve(root: Path, bind: str, port: int) -> None:
-    handler = functools.partial(QuietHandler, directory=str(root))
+    handler = functools.partial(MirrorHandler, directory=str(root))
     with ThreadingHTTPServer((bind, port), handler) as server:
         print(f"serving {root} on http://{bind}:{port}/", flush=True)
         server.serve_forever()
@@ -134,12 +186,13 @@ def main(argv: list[str] | None = None) -> int:
     serve_cmd = commands.add_parser("serve", help="serve <cache>/mirror over HTTP")
     serve_cmd.add_argument("--bind", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=8900)
+    serve_cmd.add_argument("--root", type=Path, help="directory to serve (default: <cache>/mirror)")
     args = parser.parse_args(argv)
     if args.command == "build":
         mirror = build(args.cache, load_catalog())
         print(f"mirror ready: {mirror}")
     else:
-        serve(args.cache / "mirror", args.bind, args.port)
+        serve(args.root or args.cache / "mirror", args.bind, args.port)
     return 0
 
 
