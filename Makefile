@@ -9,12 +9,14 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 MIRROR_PORT ?= 8900
 DEMO_PORT ?= 18866
 
-.PHONY: help bootstrap images wheelhouse mirror demo demo-clean lint syntax unit check molecule test clean
+.PHONY: help bootstrap images wheelhouse mirror sandbox-inputs demo demo-clean lint syntax unit check molecule \
+	integration test bench models-lock models-mirror clean
 
 help:
 	@echo "make demo   converge site.yml on a local sandbox host and print a real OCR answer"
 	@echo "make test   lint, syntax, unit tests and molecule (converge, idempotence, verify)"
 	@echo "make check  the fast tier: lint, syntax, unit"
+	@echo "make bench  engine alone vs the service on the demo sandbox host"
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -50,14 +52,33 @@ syntax: bootstrap
 	ansible-playbook --syntax-check site.yml playbooks/*.yml
 
 unit: bootstrap
-	pytest -q tests
+	pytest -q tests --ignore=tests/integration
 
 check: lint syntax unit
 
 molecule: sandbox-inputs
 	molecule test
 
-test: check molecule
+# Real sandbox fleets driven by ansible-playbook (model distribution to three hosts).
+integration: sandbox-inputs
+	pytest -q -s tests/integration
+
+test: check molecule integration
+
+# Engine alone vs the deployed service on the demo sandbox host (run `make demo` first).
+bench: bootstrap
+	python bench/run.py --url http://127.0.0.1:$(DEMO_PORT)/predict/ocr_system
+
+# Record sha256/size of archives not yet in files/models.lock.yml, from the official origin
+# (or SOURCE_URLS="ppocr=http://mirror/ppocr/ ..."); SETS=all or a comma-separated list.
+SETS ?= all
+models-lock: bootstrap
+	paddleocr-mirror lock --sets $(SETS) $(foreach u,$(SOURCE_URLS),--source-url $(u))
+
+# Air-gapped mirror: ARCHIVES=dir of downloaded official *.tar -> MIRROR_DIR (served by paddleocr-mirror serve).
+MIRROR_DIR ?= $(PADDLEOCR_FLEET_CACHE)/airgap-mirror
+models-mirror: bootstrap
+	paddleocr-mirror assemble $(ARCHIVES) --out $(MIRROR_DIR)
 
 clean: demo-clean
 	-molecule destroy

@@ -4,6 +4,7 @@ import hashlib
 import io
 import tarfile
 
+import pytest
 import yaml
 
 from paddleocr_fleet.catalog import load_catalog
@@ -34,3 +35,38 @@ def test_lock_records_sha256_and_size_of_present_archives(tmp_path):
             "size": 1000,
         }
     }
+
+
+def test_served_mirror_counts_bytes_truncates_on_request_and_locks(tmp_path):
+    """The real mirror server on loopback: byte accounting, the truncated fault route, first-fetch locking."""
+    import threading
+    from functools import partial
+    from http.server import ThreadingHTTPServer
+
+    import requests
+
+    from paddleocr_fleet.mirror import MirrorHandler, record_lock
+
+    catalog = load_catalog()
+    for key in catalog.archives(["ppocrv4-mobile"]):
+        archive = tmp_path / "models" / key
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        archive.write_bytes(key.encode() * 100)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(MirrorHandler, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        requests.post(f"{base}/_stats/reset", timeout=5)
+        lock = record_lock(catalog, ["ppocrv4-mobile"], {"ppocr": f"{base}/models/ppocr/"}, tmp_path / "lock.yml")
+        served = requests.get(f"{base}/_stats", timeout=5).json()
+        key = "ppocr/PP-OCRv4/chinese/ch_PP-OCRv4_det_infer.tar"
+        assert lock[key] == {"sha256": hashlib.sha256(key.encode() * 100).hexdigest(), "size": len(key) * 100}
+        assert served[f"/models/{key}"] == len(key) * 100
+        assert record_lock(catalog, ["ppocrv4-mobile"], {"ppocr": "http://127.0.0.1:9/"}, tmp_path / "lock.yml") == lock
+
+        raw = requests.get(f"{base}/_truncated/models/{key}", timeout=5, stream=True)
+        assert int(raw.headers["Content-Length"]) == len(key) * 100
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            raw.content  # noqa: B018 - reading the body is the point
+    finally:
+        server.shutdown()

