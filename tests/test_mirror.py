@@ -39,23 +39,17 @@ def test_lock_records_sha256_and_size_of_present_archives(tmp_path):
 
 def test_served_mirror_counts_bytes_truncates_on_request_and_locks(tmp_path):
     """The real mirror server on loopback: byte accounting, the truncated fault route, first-fetch locking."""
-    import threading
-    from functools import partial
-    from http.server import ThreadingHTTPServer
-
     import requests
 
-    from paddleocr_fleet.mirror import MirrorHandler, record_lock
+    from paddleocr_fleet.mirror import record_lock
+    from paddleocr_fleet.testing import running_mirror
 
     catalog = load_catalog()
     for key in catalog.archives(["ppocrv4-mobile"]):
         archive = tmp_path / "models" / key
         archive.parent.mkdir(parents=True, exist_ok=True)
         archive.write_bytes(key.encode() * 100)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(MirrorHandler, directory=str(tmp_path)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with running_mirror(tmp_path, "127.0.0.1", 18931) as base:
         requests.post(f"{base}/_stats/reset", timeout=5)
         lock = record_lock(catalog, ["ppocrv4-mobile"], {"ppocr": f"{base}/models/ppocr/"}, tmp_path / "lock.yml")
         served = requests.get(f"{base}/_stats", timeout=5).json()
@@ -68,5 +62,3 @@ def test_served_mirror_counts_bytes_truncates_on_request_and_locks(tmp_path):
         assert int(raw.headers["Content-Length"]) == len(key) * 100
         with pytest.raises(requests.exceptions.ChunkedEncodingError):
             raw.content  # noqa: B018 - reading the body is the point
-    finally:
-        server.shutdown()

@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ import yaml
 
 from paddleocr_fleet import CATALOG_PATH, PROJECT_ROOT
 from paddleocr_fleet.mirror import default_cache
+from paddleocr_fleet.testing import corrupt_copy, docker0_address, running_mirror
 
 HOSTS = [f"paddleocr-models-{n}" for n in (1, 2, 3)]
 PORT = 8911
@@ -29,11 +29,6 @@ SET_KEYS = [
 ]
 
 
-def docker0_address() -> str:
-    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "docker0"], capture_output=True, text=True, check=True)
-    return out.stdout.split()[3].split("/")[0]
-
-
 @pytest.fixture(scope="module")
 def mirror(tmp_path_factory):
     """A private copy of the local mirror, with a tampered archive beside the good ones."""
@@ -43,25 +38,10 @@ def mirror(tmp_path_factory):
     root = tmp_path_factory.mktemp("mirror")
     shutil.copytree(source / "models", root / "models")
     det = root / "models" / SET_KEYS[0]
-    tampered = root / "models" / "ppocr" / "tampered" / det.name
-    tampered.parent.mkdir(parents=True)
-    data = bytearray(det.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    tampered.write_bytes(bytes(data))
-    address = docker0_address()
-    server = subprocess.Popen([str(BIN / "paddleocr-mirror"), "serve", "--root", str(root), "--bind", address,
-                               "--port", str(PORT)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://{address}:{PORT}"
-    for _ in range(50):
-        try:
-            requests.get(f"{url}/_stats", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
+    corrupt_copy(det, root / "models" / "ppocr" / "tampered" / det.name)
     lock = yaml.safe_load((source / "models.lock.yml").read_text())["archives"]
-    yield {"url": url, "lock": lock, "dir": root}
-    server.terminate()
-    server.wait()
+    with running_mirror(root, docker0_address(), PORT) as url:
+        yield {"url": url, "lock": lock, "dir": root}
 
 
 @pytest.fixture(scope="module")

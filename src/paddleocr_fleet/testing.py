@@ -1,0 +1,39 @@
+"""Helpers the integration and molecule tests share: a private local mirror and a corrupted archive."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+from paddleocr_fleet.mirror import MirrorHandler
+
+
+def docker0_address() -> str:
+    """The docker bridge gateway: the address sandbox hosts reach the controller on."""
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "docker0"], capture_output=True, text=True, check=True)
+    return out.stdout.split()[3].split("/")[0]
+
+
+@contextlib.contextmanager
+def running_mirror(root: Path, bind: str, port: int) -> Iterator[str]:
+    """Serve root with the mirror's handler (byte accounting, truncation route) in a thread."""
+    server = ThreadingHTTPServer((bind, port), functools.partial(MirrorHandler, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://{bind}:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def corrupt_copy(archive: Path, target: Path) -> None:
+    """Copy an archive with one byte flipped in the middle: same size, different sha256."""
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(bytes(data))
