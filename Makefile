@@ -57,7 +57,7 @@ unit: bootstrap
 check: lint syntax unit
 
 molecule: sandbox-inputs
-	molecule test
+	molecule test --all
 
 # Real sandbox fleets driven by ansible-playbook (model distribution to three hosts).
 integration: sandbox-inputs
