@@ -81,6 +81,6 @@ models-mirror: bootstrap
 	paddleocr-mirror assemble $(ARCHIVES) --out $(MIRROR_DIR)
 
 clean: demo-clean
-	-molecule destroy
+	-molecule destroy --all
 	-docker volume rm paddleocr-molecule-docker
 	rm -rf $(VENV)
