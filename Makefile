@@ -83,4 +83,5 @@ models-mirror: bootstrap
 clean: demo-clean
 	-molecule destroy --all
 	-docker volume rm paddleocr-molecule-docker
+	-docker volume rm paddleocr-gpu-stack-docker paddleocr-gpu-stack-apt
 	rm -rf $(VENV)
