@@ -82,6 +82,6 @@ models-mirror: bootstrap
 
 clean: demo-clean
 	-molecule destroy --all
-	-docker volume rm paddleocr-molecule-docker
+	-docker volume rm paddleocr-molecule-docker paddleocr-fleet-1-docker paddleocr-fleet-2-docker paddleocr-fleet-3-docker
 	-docker volume rm paddleocr-gpu-stack-docker paddleocr-gpu-stack-apt
 	rm -rf $(VENV)

@@ -39,6 +39,8 @@ def test_every_role_has_argument_specs():
         ("paddleocr_service", {"paddleocr_service_port": "eighty"}, "paddleocr_service_port"),
         ("paddleocr_service", {"paddleocr_profile": "tpu"}, "paddleocr_profile"),
         ("paddleocr_image", {"paddleocr_image_pip_no_index": "perhaps"}, "paddleocr_image_pip_no_index"),
+        ("paddleocr_image", {"paddleocr_image_delivery": "scp"}, "paddleocr_image_delivery"),
+        ("paddleocr_image", {"paddleocr_image_labels": ["v2"]}, "paddleocr_image_labels"),
         ("docker_engine", {"docker_engine_channel": "snap"}, "docker_engine_channel"),
         ("paddleocr_models", {"paddleocr_models_download_timeout": [1]}, "paddleocr_models_download_timeout"),
         ("paddleocr_verify", {"paddleocr_verify_retries": "many"}, "paddleocr_verify_retries"),
@@ -49,6 +51,21 @@ def test_wrong_type_or_choice_fails_before_any_task(tmp_path, role, bad_vars, na
     assert result.returncode != 0
     assert "Validating arguments against arg spec" in result.stdout
     assert named in result.stdout
+    assert "changed=0" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("bad_vars", "message"),
+    [
+        ({"paddleocr_image_delivery": "registry"}, "registry delivery needs paddleocr_image_registry"),
+        ({"paddleocr_image_delivery": "archive", "paddleocr_image_build_host": "build-01"},
+         "archive delivery needs the controller"),
+    ],
+)
+def test_inconsistent_image_delivery_fails_before_any_build(tmp_path, bad_vars, message):
+    result = run_role(tmp_path, "paddleocr_image", bad_vars)
+    assert result.returncode != 0
+    assert message in result.stdout
     assert "changed=0" in result.stdout
 
 
