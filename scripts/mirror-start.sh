@@ -3,6 +3,7 @@
 # gateway so sandbox hosts (and the image builds inside them) can reach it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 CACHE_DIR=${PADDLEOCR_FLEET_CACHE:-$HOME/.cache/paddleocr-fleet}
 # The bridge network does not always report its gateway: read docker0's address instead.
 BIND=${MIRROR_BIND:-$(ip -4 -o addr show docker0 | awk '{split($4, a, "/"); print a[1]}')}
@@ -16,10 +17,5 @@ if curl --silent --fail --max-time 5 "http://$BIND:$PORT/models.lock.yml" >/dev/
 fi
 nohup .venv/bin/paddleocr-mirror --cache "$CACHE_DIR" serve --bind "$BIND" --port "$PORT" \
   >"$CACHE_DIR/mirror.log" 2>&1 &
-for _ in $(seq 20); do
-  curl --silent --fail --max-time 2 "http://$BIND:$PORT/models.lock.yml" >/dev/null && break
-  sleep 0.5
-done
-curl --silent --fail --max-time 2 "http://$BIND:$PORT/models.lock.yml" >/dev/null \
-  || { echo "mirror did not start; see $CACHE_DIR/mirror.log" >&2; exit 1; }
+wait_for_url "http://$BIND:$PORT/models.lock.yml" mirror "$CACHE_DIR/mirror.log" || exit 1
 echo "mirror serving on http://$BIND:$PORT/ (log: $CACHE_DIR/mirror.log)"

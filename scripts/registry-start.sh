@@ -6,6 +6,7 @@
 # are not pushed again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 CACHE_DIR=${PADDLEOCR_FLEET_CACHE:-$HOME/.cache/paddleocr-fleet}
 PORT=${REGISTRY_PORT:-5000}
 
@@ -41,10 +42,5 @@ http:
   addr: 0.0.0.0:$PORT
 CONFIG
 nohup docker-registry serve "$CACHE_DIR/registry/config.yml" >"$CACHE_DIR/registry.log" 2>&1 &
-for _ in $(seq 40); do
-  curl --silent --fail --max-time 2 "http://127.0.0.1:$PORT/v2/" >/dev/null && break
-  sleep 0.5
-done
-curl --silent --fail --max-time 2 "http://127.0.0.1:$PORT/v2/" >/dev/null \
-  || { echo "registry did not start; see $CACHE_DIR/registry.log" >&2; exit 1; }
+wait_for_url "http://127.0.0.1:$PORT/v2/" registry "$CACHE_DIR/registry.log" || exit 1
 echo "registry serving on :$PORT (push 127.0.0.1:$PORT, pull <docker0 address>:$PORT; log: $CACHE_DIR/registry.log)"

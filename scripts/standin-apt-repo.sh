@@ -4,6 +4,7 @@
 # Used by molecule/gpu_stack (prepare). Prints the base URL on its last line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 CACHE_DIR=${PADDLEOCR_FLEET_CACHE:-$HOME/.cache/paddleocr-fleet}
 ROOT=$CACHE_DIR/standin-apt
 BIND=${STANDIN_BIND:-$(ip -4 -o addr show docker0 | awk '{split($4, a, "/"); print a[1]}')}
@@ -33,11 +34,6 @@ if ! curl --silent --fail --max-time 5 "$URL/libnvidia-container/gpgkey" >/dev/n
   nohup .venv/bin/python -m paddleocr_fleet.standin_repo serve --root "$ROOT" --bind "$BIND" --port "$PORT" \
     >"$CACHE_DIR/standin-apt.log" 2>&1 &
   echo $! >"$CACHE_DIR/standin-apt.pid"
-  for _ in $(seq 20); do
-    curl --silent --fail --max-time 2 "$URL/libnvidia-container/gpgkey" >/dev/null && break
-    sleep 0.5
-  done
-  curl --silent --fail --max-time 2 "$URL/libnvidia-container/gpgkey" >/dev/null \
-    || { echo "stand-in repository did not start; see $CACHE_DIR/standin-apt.log" >&2; exit 1; }
+  wait_for_url "$URL/libnvidia-container/gpgkey" "stand-in repository" "$CACHE_DIR/standin-apt.log" || exit 1
 fi
 echo "$URL"

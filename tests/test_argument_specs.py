@@ -44,6 +44,15 @@ def test_every_role_has_argument_specs():
         ("docker_engine", {"docker_engine_channel": "snap"}, "docker_engine_channel"),
         ("paddleocr_models", {"paddleocr_models_download_timeout": [1]}, "paddleocr_models_download_timeout"),
         ("paddleocr_verify", {"paddleocr_verify_retries": "many"}, "paddleocr_verify_retries"),
+        ("nvidia_driver", {"nvidia_driver_reboot_allowed": "perhaps"}, "nvidia_driver_reboot_allowed"),
+        ("nvidia_driver", {"nvidia_driver_kernel_headers_packages": {"linux-headers-amd64": 1}},
+         "nvidia_driver_kernel_headers_packages"),
+        ("nvidia_container_toolkit", {"nvidia_container_toolkit_gpu_check": "sometimes"},
+         "nvidia_container_toolkit_gpu_check"),
+        ("nvidia_container_toolkit", {"nvidia_container_toolkit_default_runtime": "maybe"},
+         "nvidia_container_toolkit_default_runtime"),
+        ("docker_engine", {"docker_engine_daemon_json_merge": "perhaps"}, "docker_engine_daemon_json_merge"),
+        ("docker_engine", {"docker_engine_ce_packages": {"docker-ce": 1}}, "docker_engine_ce_packages"),
     ],
 )
 def test_wrong_type_or_choice_fails_before_any_task(tmp_path, role, bad_vars, named):

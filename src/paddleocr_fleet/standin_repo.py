@@ -29,15 +29,15 @@ from __future__ import annotations
 
 import argparse
 import email.utils
-import functools
 import gzip
 import hashlib
 import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from paddleocr_fleet.mirror import serve
 
 NVIDIA_NOTE = "STAND-IN built by paddleocr-fleet tests, not NVIDIA's package"
 DOCKER_NOTE = "STAND-IN built by paddleocr-fleet tests, not Docker's package"
@@ -267,13 +267,6 @@ def build(out: Path, arch: str = "amd64") -> dict[str, str]:
     (out / "README.txt").write_text(__doc__)
     return {"nvidia_repo": "libnvidia-container/stable/deb/" + arch, "nvidia_key": "libnvidia-container/gpgkey",
             "docker_repo": "docker-ce/linux/<distro>", "docker_key": "docker-ce/linux/<distro>/gpg"}
-
-
-def serve(root: Path, bind: str, port: int) -> None:
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(root))
-    with ThreadingHTTPServer((bind, port), handler) as server:
-        print(f"serving {root} on http://{bind}:{port}/", flush=True)
-        server.serve_forever()
 
 
 def main(argv: list[str] | None = None) -> int:
