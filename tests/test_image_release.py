@@ -1,0 +1,71 @@
+"""The image role picks one publisher per distinct release tag, on the controller, before any change:
+the same tag for every host with the same content, one build per profile, and no publisher for hosts
+that build for themselves. Runs the role's tag tasks on three local hosts with the role's defaults."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from paddleocr_fleet import PROJECT_ROOT
+
+PLAY = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - ansible.builtin.include_role:
+        name: paddleocr_image
+        tasks_from: tag.yml
+    - ansible.builtin.debug:
+        msg: "RELEASE {{ {'ref': paddleocr_image_ref, 'publisher': _paddleocr_image_publisher,
+                          'deliveries': _paddleocr_image_deliveries} | to_json }}"
+"""
+
+
+def releases(tmp_path: Path, inventory: str, extra_vars: dict) -> dict[str, dict]:
+    (tmp_path / "play.yml").write_text(PLAY)
+    (tmp_path / "hosts.yml").write_text(inventory)
+    env = dict(os.environ, ANSIBLE_ROLES_PATH=str(PROJECT_ROOT / "roles"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+    extra = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, **extra_vars}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "hosts.yml", "play.yml", "-e", json.dumps(extra)],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=True,
+    )
+    last_task = json.loads(result.stdout)["plays"][0]["tasks"][-1]
+    found = {host: json.loads(outcome["msg"].split("RELEASE ", 1)[1]) for host, outcome in last_task["hosts"].items()}
+    return found
+
+
+HOSTS = "all:\n  hosts:\n    ocr-1:\n    ocr-2:\n    ocr-3:\n"
+
+
+def test_one_publisher_and_one_tag_for_the_fleet_with_a_registry(tmp_path):
+    found = releases(tmp_path, HOSTS, {"paddleocr_image_registry": "registry.internal:5000"})
+    assert set(found) == {"ocr-1", "ocr-2", "ocr-3"}
+    assert len({release["ref"] for release in found.values()}) == 1
+    assert all(r["ref"].startswith("registry.internal:5000/paddleocr-fleet/hubserving:") for r in found.values())
+    assert {release["publisher"] for release in found.values()} == {"ocr-1"}
+    assert found["ocr-2"]["deliveries"] == ["registry"]
+
+
+def test_cpu_and_gpu_hosts_get_their_own_image_and_publisher(tmp_path):
+    inventory = HOSTS + "  children:\n    gpu:\n      hosts:\n        ocr-2:\n      vars:\n        paddleocr_profile: gpu\n"
+    found = releases(tmp_path, inventory, {})
+    assert found["ocr-1"]["ref"] == found["ocr-3"]["ref"] != found["ocr-2"]["ref"]
+    assert [found[host]["publisher"] for host in ("ocr-1", "ocr-2", "ocr-3")] == ["ocr-1", "ocr-2", "ocr-1"]
+    assert found["ocr-1"]["deliveries"] == ["archive"]  # no registry: docker save / load
+
+
+def test_hosts_that_build_for_themselves_publish_nothing(tmp_path):
+    found = releases(tmp_path, HOSTS, {"paddleocr_image_delivery": "build_on_host"})
+    assert {release["publisher"] for release in found.values()} == {""}
+
+
+def test_a_new_label_is_a_new_release_tag(tmp_path):
+    before = releases(tmp_path, HOSTS, {})["ocr-1"]["ref"]
+    after = releases(tmp_path, HOSTS, {"paddleocr_image_labels": {"org.opencontainers.image.version": "2"}})["ocr-1"]["ref"]
+    assert before != after
