@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 MIRROR_PORT ?= 8900
 DEMO_PORT ?= 18866
 
-.PHONY: help bootstrap images wheelhouse mirror sandbox-inputs demo demo-clean lint syntax unit check molecule \
+.PHONY: help bootstrap images wheelhouse mirror registry sandbox-inputs demo demo-clean lint syntax unit check molecule \
 	integration test bench models-lock models-mirror clean
 
 help:
@@ -30,6 +30,9 @@ wheelhouse: bootstrap
 mirror: bootstrap
 	@scripts/mirror-start.sh
 
+registry: bootstrap
+	@scripts/registry-start.sh
+
 # Everything the sandbox host needs from the controller.
 sandbox-inputs: images wheelhouse mirror
 
@@ -46,7 +49,7 @@ demo-clean: bootstrap
 lint: bootstrap
 	yamllint --strict .
 	ansible-lint --profile production
-	ruff check src tests molecule bench roles/paddleocr_image/files
+	ruff check src tests molecule bench roles/paddleocr_image/files roles/paddleocr_service/files/paddleocr-ready
 
 syntax: bootstrap
 	ansible-playbook --syntax-check site.yml playbooks/*.yml
@@ -56,8 +59,13 @@ unit: bootstrap
 
 check: lint syntax unit
 
-molecule: sandbox-inputs
-	molecule test --all
+# The docker-exec scenarios as root; then the production path: the fleet scenario run by a non-root
+# operator without sudo (scripts/as-operator.sh), reaching its hosts over SSH as a sudo user.
+molecule: sandbox-inputs registry
+	molecule test -s default
+	molecule test -s proxy
+	molecule test -s gpu_stack
+	scripts/as-operator.sh molecule test -s fleet
 
 # Real sandbox fleets driven by ansible-playbook (model distribution to three hosts).
 integration: sandbox-inputs
@@ -82,6 +90,7 @@ models-mirror: bootstrap
 
 clean: demo-clean
 	-molecule destroy --all
+	-scripts/as-operator.sh molecule destroy -s fleet
 	-docker volume rm paddleocr-molecule-docker paddleocr-fleet-1-docker paddleocr-fleet-2-docker paddleocr-fleet-3-docker
 	-docker volume rm paddleocr-gpu-stack-docker paddleocr-gpu-stack-apt
 	rm -rf $(VENV)

@@ -5,16 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-VENV=${VENV:-.venv}
-stamp="$VENV/.requirements.sha256"
-want=$(cat requirements-dev.txt pyproject.toml | sha256sum | cut -d' ' -f1)
-if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "== creating $VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --upgrade pip
-  "$VENV/bin/pip" install --quiet -r requirements-dev.txt -e .
-  echo "$want" >"$stamp"
-fi
+scripts/venv.sh
 
 need_packages=()
 command -v docker >/dev/null 2>&1 && command -v dockerd >/dev/null 2>&1 || need_packages+=(docker.io)
@@ -40,4 +31,4 @@ if ! docker info >/dev/null 2>&1; then
   for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
   docker info >/dev/null 2>&1 || { echo "dockerd did not come up; see /var/log/dockerd.log" >&2; exit 1; }
 fi
-echo "== controller ready: $VENV, docker $(docker version --format '{{.Server.Version}}')"
+echo "== controller ready: ${VENV:-.venv}, docker $(docker version --format '{{.Server.Version}}')"
