@@ -22,7 +22,7 @@ def render(tmp_path: Path, extra: dict) -> dict[str, str]:
 - hosts: localhost
   connection: local
   gather_facts: false
-  vars_files: [{ROLE}/defaults/main.yml]
+  vars_files: [{ROLE}/defaults/main.yml, {ROLE}/vars/main.yml]
   vars:
     paddleocr_image_ref: paddleocr-fleet/hubserving:0123456789ab
     paddleocr_models_active: {{set: ppocrv4-mobile, ocr_version: PP-OCRv4, lang: ch, dict: ppocr_keys_v1.txt,
@@ -66,3 +66,11 @@ def test_gpu_profile_without_a_gpu_here_renders_one_container_per_gpu(tmp_path, 
     init = config["modules_info"]["ocr_system"]["init_args"]
     assert init["use_gpu"] is True and init["enable_mkldnn"] is False and init["gpu_id"] == 0
     assert config["workers"] == 1
+
+
+@pytest.mark.parametrize(("bind", "probe"), [("0.0.0.0", "127.0.0.1"), ("10.0.0.5", "10.0.0.5"), ("::", "[::1]")])
+def test_units_are_started_only_once_the_api_answers_at_the_bound_address(tmp_path, bind, probe):
+    files = render(tmp_path, {"paddleocr_service_bind_address": bind})
+    assert f"ExecStartPost=/usr/local/sbin/paddleocr-ready http://{probe}:8866/\n" in files["single.service"]
+    assert "ExecStartPost=/usr/local/sbin/paddleocr-ready http://127.0.0.1:${PADDLEOCR_PORT}/\n" in files["template.service"]
+    assert "TimeoutStartSec=300" in files["single.service"]
