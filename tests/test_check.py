@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from paddleocr_fleet.check import predict_url
+from paddleocr_fleet.check import predict_url, redact
 from paddleocr_fleet.samples import load_samples, missing_texts
 
 
@@ -29,3 +29,15 @@ def test_samples_exist_with_expectations():
     for sample in samples:
         assert sample.image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert sample.expect
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "shown"),
+    [
+        ("https://ocr:s3cret@ocr-01:8866", "https://ocr:***@ocr-01:8866"),
+        ("ocr:s3cret@10.0.0.5:8866", "http://ocr:***@10.0.0.5:8866"),
+        ("https://ocr-01:8866", "https://ocr-01:8866"),
+    ],
+)
+def test_passwords_in_endpoints_are_never_printed(endpoint, shown):
+    assert redact(endpoint) == shown

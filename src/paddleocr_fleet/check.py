@@ -1,6 +1,7 @@
 """paddleocr-check: post a real image to one or many HubServing endpoints and check the recognised text.
 
     paddleocr-check http://ocr-01:8866 http://ocr-02:8866 [--image F --expect TEXT ...] [--json]
+    paddleocr-check https://USER:PASSWORD@ocr-01:8866 --cacert site-ca.pem   # behind the proxy's TLS and basic auth
 
 Without --image it uses the verification samples that the paddleocr_verify role uses. Exit status is
 non-zero when any endpoint fails.
@@ -16,6 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -40,6 +42,15 @@ def predict_url(endpoint: str) -> str:
     return endpoint if endpoint.endswith(PREDICT_PATH) else endpoint + PREDICT_PATH
 
 
+def redact(endpoint: str) -> str:
+    """The endpoint as it may be printed: a password in it replaced by ***."""
+    parts = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+    if parts.password is None:
+        return endpoint
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def recognise(session: requests.Session, url: str, image: bytes, timeout: float) -> list[str]:
     """POST one image; return its recognised lines or raise RuntimeError with the envelope's message."""
     payload = {"images": [base64.b64encode(image).decode("ascii")]}
@@ -51,12 +62,14 @@ def recognise(session: requests.Session, url: str, image: bytes, timeout: float)
     return [item["text"] for item in body["results"][0]]
 
 
-def check_endpoint(endpoint: str, samples: list[Sample], timeout: float) -> CheckResult:
+def check_endpoint(endpoint: str, samples: list[Sample], timeout: float, verify: bool | str = True) -> CheckResult:
+    """Check one endpoint; basic auth credentials may be in its URL, verify is requests' TLS setting."""
     url = predict_url(endpoint)
-    result = CheckResult(endpoint=endpoint, ok=False)
+    result = CheckResult(endpoint=redact(endpoint), ok=False)
     started = time.perf_counter()
     try:
         with requests.Session() as session:
+            session.verify = verify
             for sample in samples:
                 texts = recognise(session, url, sample.image.read_bytes(), timeout)
                 result.texts.extend(texts)
@@ -65,7 +78,7 @@ def check_endpoint(endpoint: str, samples: list[Sample], timeout: float) -> Chec
                     result.error = f"{sample.image.name}: expected {missing!r}, recognised {texts!r}"
                     return result
     except (requests.RequestException, RuntimeError, ValueError, KeyError, IndexError) as exc:
-        result.error = f"{type(exc).__name__}: {exc}"
+        result.error = f"{type(exc).__name__}: {exc}".replace(endpoint, result.endpoint)
         return result
     finally:
         result.latency_ms = round((time.perf_counter() - started) * 1000 / max(len(samples), 1), 1)
@@ -73,9 +86,10 @@ def check_endpoint(endpoint: str, samples: list[Sample], timeout: float) -> Chec
     return result
 
 
-def check_endpoints(endpoints: list[str], samples: list[Sample], timeout: float) -> list[CheckResult]:
+def check_endpoints(endpoints: list[str], samples: list[Sample], timeout: float,
+                    verify: bool | str = True) -> list[CheckResult]:
     with ThreadPoolExecutor(max_workers=min(32, len(endpoints))) as pool:
-        return list(pool.map(lambda endpoint: check_endpoint(endpoint, samples, timeout), endpoints))
+        return list(pool.map(lambda endpoint: check_endpoint(endpoint, samples, timeout, verify), endpoints))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,10 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--expect", action="append", default=[], help="text the image must yield (repeatable)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
+    tls = parser.add_mutually_exclusive_group()
+    tls.add_argument("--cacert", type=Path, help="CA bundle that signed the endpoints' TLS certificates")
+    tls.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
     args = parser.parse_args(argv)
+    verify: bool | str = str(args.cacert) if args.cacert else not args.insecure
 
     samples = [Sample(args.image, tuple(args.expect))] if args.image else load_samples()
-    results = check_endpoints(args.endpoints, samples, args.timeout)
+    results = check_endpoints(args.endpoints, samples, args.timeout, verify)
     if args.json:
         print(json.dumps({"ok": all(r.ok for r in results), "endpoints": [asdict(r) for r in results]}, indent=2))
     else:

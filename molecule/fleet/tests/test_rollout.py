@@ -8,20 +8,15 @@ that the first host fails, is rolled back from, and that stops the rollout.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import time
-from pathlib import Path
 
-from paddleocr_fleet.check import check_endpoints
-from paddleocr_fleet.samples import load_samples
+from fleet_helpers import HOSTS, PROJECT, assert_fleet_reads_sample, playbook, recap, show
 
-HOSTS = ["paddleocr-fleet-1", "paddleocr-fleet-2", "paddleocr-fleet-3"]
-ENDPOINTS = {host: f"127.0.0.1:{18870 + n}" for n, host in enumerate(HOSTS, start=1)}
-PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).parents[3]))
-INVENTORY = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent if "MOLECULE_INVENTORY_FILE" in os.environ else None
 VERSION_LABEL = "org.opencontainers.image.version"
+# Release 1 is what site.yml converged, with inventories/production's label.
+RELEASE_1 = "2026.11.1"
 # Release 4's image lacks the OCR module: its containers crash at start, as a bad build would.
 BROKEN = ["RUN rm /opt/paddleocr/ocr_system/module.py"]
 
@@ -34,26 +29,10 @@ def release(version: str, broken: bool = False) -> dict:
 
 
 def rollout(extra: dict, *args: str, limit: str | None = None) -> tuple[subprocess.CompletedProcess, float]:
-    assert INVENTORY, "run through `molecule verify` (MOLECULE_INVENTORY_FILE)"
-    cmd = ["ansible-playbook", "-i", str(INVENTORY), str(PROJECT / "playbooks/rolling_update.yml"),
-           "-e", json.dumps(extra), *args]
-    if limit:
-        cmd += ["--limit", limit]
-    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"), ANSIBLE_ROLES_PATH=str(PROJECT / "roles"),
-               ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
     started = time.monotonic()
-    proc = subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True, check=False)
+    proc = playbook(PROJECT / "playbooks/rolling_update.yml", "-e", json.dumps(extra), *args,
+                    *(["--limit", limit] if limit else []))
     return proc, time.monotonic() - started
-
-
-def recap(output: str) -> dict[str, dict[str, int]]:
-    """PLAY RECAP counters per host."""
-    counters = {}
-    for line in output.split("PLAY RECAP", 1)[-1].splitlines():
-        match = re.match(r"(\S+)\s+:\s+(.*)", line.strip())
-        if match:
-            counters[match.group(1)] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(2))}
-    return counters
 
 
 def deployed_image(host: str) -> str:
@@ -68,17 +47,6 @@ def image_version(host: str) -> str:
         ["docker", "exec", host, "docker", "image", "inspect", "--format", "{{ json .Config.Labels }}", ref],
         capture_output=True, text=True, check=True).stdout
     return (json.loads(labels) or {}).get(VERSION_LABEL, "")
-
-
-def assert_fleet_reads_sample() -> None:
-    results = check_endpoints(list(ENDPOINTS.values()), load_samples(), timeout=120)
-    for result in results:
-        print(f"  {result.endpoint}: ok={result.ok} {result.latency_ms} ms {result.texts} {result.error}")
-    assert all(result.ok for result in results), results
-
-
-def show(proc: subprocess.CompletedProcess) -> str:
-    return proc.stdout[-6000:] + proc.stderr[-2000:]
 
 
 def test_converged_fleet_serves_one_image_built_once():
@@ -107,7 +75,7 @@ def test_rollout_to_one_host():
     print(f"\nROLLOUT WALL TIME 1 host: {seconds:.1f} s")
     assert proc.returncode == 0, show(proc)
     assert image_version("paddleocr-fleet-1") == "2"
-    assert image_version("paddleocr-fleet-2") == ""  # release 1 carries no version label
+    assert image_version("paddleocr-fleet-2") == RELEASE_1
     assert_fleet_reads_sample()
 
 
