@@ -49,9 +49,8 @@ ExecStart=/usr/bin/ssh-keygen -A
 [Install]
 WantedBy=ssh.service
 UNIT
-    ln -sf ../sandbox-ssh-host-keys.service "$work/rootfs/etc/systemd/system/ssh.service.wants/sandbox-ssh-host-keys.service" 2>/dev/null \
-      || { mkdir -p "$work/rootfs/etc/systemd/system/ssh.service.wants"
-           ln -sf ../sandbox-ssh-host-keys.service "$work/rootfs/etc/systemd/system/ssh.service.wants/"; }
+    mkdir -p "$work/rootfs/etc/systemd/system/ssh.service.wants"
+    ln -sf ../sandbox-ssh-host-keys.service "$work/rootfs/etc/systemd/system/ssh.service.wants/"
     rm -rf "$work/rootfs/var/cache/apt/archives/"*.deb "$work/rootfs/var/lib/apt/lists/"*
     # An old mtime tells apt's cache_valid_time that the (emptied) lists need an update, as on a fresh server.
     touch -d 2000-01-01 "$work/rootfs/var/lib/apt/lists"
