@@ -21,10 +21,14 @@ def main() -> None:
     args = parser.parse_args()
 
     init_args = json.loads(Path(args.config).read_text())["modules_info"]["ocr_system"]["init_args"]
-    import cv2
-    import paddlehub as hub
+    import sys
 
-    engine = hub.Module(**init_args)  # as the service loads it: same module, models and settings
+    import cv2
+
+    sys.path.insert(0, "/opt/paddleocr")
+    from serve import load_module
+
+    engine = load_module("ocr_system", init_args)  # as the service loads it: same module, models and settings
     images = {path.stem: cv2.imread(str(path)) for path in sorted(args.images.glob("*.png"))}
     engine.predict(list(images.values()))  # warm-up: first calls build the oneDNN kernels
     # Same order as the service sees under load: the images interleaved, so each call follows an

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fills the wheelhouse the OCR image builds install from (about 700 MB, fetched once):
-# every wheel of roles/paddleocr_image/files/requirements.lock plus the CPU paddle wheel.
+# Fills the wheelhouse the OCR image builds install from (fetched once): exactly the wheels of
+# roles/paddleocr_image/files/requirements.lock plus the CPU paddle wheel, no more (the image installs
+# them with --no-deps), so the directory holds what a build needs and an air-gapped site copies that.
 # Runs offline when the wheelhouse is complete; air-gapped users copy the directory over.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,9 +23,16 @@ if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
   echo "wheelhouse complete: $WHEELHOUSE ($(du -sh "$WHEELHOUSE" | cut -f1))"
   exit 0
 fi
-if ! "$PIP" wheel --quiet --no-index --find-links "$WHEELHOUSE" -w "$WHEELHOUSE" -r "$LOCK" "$PADDLE" 2>/dev/null; then
+# Into a new directory, taking what the old one has: wheels a lock no longer lists do not linger.
+fresh=$(mktemp -d "$CACHE_DIR/wheelhouse.new.XXXXXX")
+trap 'rm -rf "$fresh"' EXIT
+if ! "$PIP" wheel --quiet --no-deps --no-index --find-links "$WHEELHOUSE" -w "$fresh" -r "$LOCK" "$PADDLE" 2>/dev/null; then
   echo "== fetching wheels into $WHEELHOUSE (once)"
-  "$PIP" wheel --quiet --find-links "$WHEELHOUSE" -w "$WHEELHOUSE" -r "$LOCK" "$PADDLE"
+  "$PIP" wheel --quiet --no-deps --find-links "$WHEELHOUSE" -w "$fresh" -r "$LOCK" "$PADDLE"
 fi
-echo "$want" >"$stamp"
+echo "$want" >"$fresh/.complete"
+chmod 755 "$fresh"
+rm -rf "$WHEELHOUSE"
+mv "$fresh" "$WHEELHOUSE"
+trap - EXIT
 echo "wheelhouse complete: $WHEELHOUSE ($(du -sh "$WHEELHOUSE" | cut -f1))"

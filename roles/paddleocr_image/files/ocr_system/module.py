@@ -1,6 +1,6 @@
-"""PaddleHub module `ocr_system`: PP-OCR text detection, angle classification and recognition.
+"""The `ocr_system` module: PP-OCR text detection, angle classification and recognition.
 
-Serves the HubServing API that clients of the official PaddleOCR image use:
+serve.py loads it from this directory (create) and serves it as HubServing did:
 POST /predict/ocr_system {"images": ["<base64>"]} ->
 {"msg": "", "results": [[{"text", "confidence", "text_region"}]], "status": "000"}.
 Every setting arrives as an init_arg from the HubServing config (config.json).
@@ -15,8 +15,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-import paddlehub as hub
-from paddlehub.module.module import moduleinfo, serving
 
 DEFAULT_MAX_IMAGE_BYTES = 16 * 1024 * 1024
 
@@ -48,15 +46,7 @@ def decode_image(data: Any, index: int, max_bytes: int) -> np.ndarray:
     return image
 
 
-@moduleinfo(
-    name="ocr_system",
-    version="1.0.0",
-    summary="PP-OCR system (det + cls + rec) for HubServing, by paddleocr-fleet",
-    author="paddleocr-fleet",
-    author_email="",
-    type="cv/text_recognition",
-)
-class OCRSystem(hub.Module):
+class OCRSystem:
     def __init__(
         self,
         det_model_dir: str = "/models/det",
@@ -120,9 +110,13 @@ class OCRSystem(hub.Module):
             )
         return results
 
-    @serving
     def serving_method(self, images: Any = None, **_: Any) -> list[list[dict[str, Any]]]:
         if not isinstance(images, list) or not images:
             raise ValueError('request needs "images": a non-empty list of base64-encoded images')
         decoded = [decode_image(data, index, self.max_image_bytes) for index, data in enumerate(images)]
         return self.predict(decoded)
+
+
+def create(**init_args: Any) -> OCRSystem:
+    """What serve.py calls with the init_args of config.json."""
+    return OCRSystem(**init_args)

@@ -1,0 +1,137 @@
+"""The HubServing API contract, from the client side, answer by answer (README "The API").
+
+The service is our own Flask app since PaddleHub was dropped; these are the answers PaddleHub 2.4's
+`hub serving start` gave (paddlehub/serving/app_compat.py: routes, envelope, statuses, messages),
+byte for byte where they are fixed, field by field where the engine computes them. One deliberate
+difference: a JSON body that is not an object crashed PaddleHub's request (gunicorn's HTML 500); it
+gets a 112 envelope now.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+
+import pytest
+import requests
+
+from paddleocr_fleet.samples import load_samples
+
+URL = os.environ.get("PADDLEOCR_TEST_URL", "http://127.0.0.1:18867")
+PREDICT = f"{URL}/predict/ocr_system"
+SAMPLE = load_samples()[0]
+SAMPLE_B64 = base64.b64encode(SAMPLE.image.read_bytes()).decode()
+NOT_JSON = 'request body must be JSON with Content-Type application/json, like {"images": ["<base64>"]}'
+NO_IMAGES = 'request needs "images": a non-empty list of base64-encoded images'
+
+
+def envelope_bytes(status: str, msg: str, results: object = "") -> bytes:
+    """Flask's JSON as HubServing sent it: sorted keys, compact, ASCII escapes, a final newline."""
+    return (json.dumps({"msg": msg, "results": results, "status": status}, sort_keys=True,
+                       separators=(",", ":")) + "\n").encode()
+
+
+ERRORS = {
+    "form-encoded": ({"data": b"images=abc", "headers": {"Content-Type": "application/x-www-form-urlencoded"}},
+                     "112", NOT_JSON),
+    "broken-json": ({"data": b'{"images": [', "headers": {"Content-Type": "application/json"}}, "112", NOT_JSON),
+    "json-null": ({"data": b"null", "headers": {"Content-Type": "application/json"}}, "112",
+                  ("This usage is out of date, please use 'application/json' as content-type to post to "
+                  "/predict/ocr_system. See 'https://github.com/PaddlePaddle/PaddleHub/blob/release/v1.6/docs/"
+                  "tutorial/serving.md' for more details.")),
+    "json-array": ({"json": [SAMPLE_B64]}, "112", 'request body must be a JSON object, like {"images": ["<base64>"]}'),
+    "no-images-key": ({"json": {"pictures": [SAMPLE_B64]}}, "101", NO_IMAGES),
+    "images-not-a-list": ({"json": {"images": SAMPLE_B64}}, "101", NO_IMAGES),
+    "empty-list": ({"json": {"images": []}}, "101", NO_IMAGES),
+    "empty-string": ({"json": {"images": [""]}}, "101", "images[0] is empty or not a base64 string"),
+    "invalid-base64": ({"json": {"images": ["this is not base64!"]}}, "101", "images[0] is not valid base64"),
+    "not-an-image": ({"json": {"images": [base64.b64encode(b"%PDF-1.4 not an image").decode()]}}, "101",
+                     "images[0] is not a decodable image (PNG, JPEG, BMP, TIFF or WebP)"),
+    "second-image-bad": ({"json": {"images": [SAMPLE_B64, "!!"]}}, "101", "images[1] is not valid base64"),
+    "body-over-the-limit": ({"data": b"x" * (16 * 1024 * 1024 + 1), "headers": {"Content-Type": "application/json"}},
+                            "101", "request body is larger than the 16777216 byte limit"),
+}
+
+
+@pytest.mark.parametrize("case", ERRORS, ids=list(ERRORS))
+def test_errors_are_envelopes_byte_for_byte(case):
+    kwargs, status, msg = ERRORS[case]
+    answer = requests.post(PREDICT, timeout=60, **kwargs)
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == "application/json"
+    assert answer.content == envelope_bytes(status, msg), answer.content[:300]
+
+
+@pytest.mark.parametrize(("method", "path", "status", "msg"), [
+    ("post", "/predict/nonexistent", "111", "Module nonexistent is not available."),
+    ("get", "/predict/ocr_system", "111", "405 Method Not Allowed: The method is not allowed for the requested URL."),
+    ("get", "/nothing/here", "111", ("404 Not Found: The requested URL was not found on the server. If you entered the "
+                                    "URL manually please check your spelling and try again.")),
+])
+def test_routes_answer_as_hubserving_did(method, path, status, msg):
+    answer = getattr(requests, method)(f"{URL}{path}", timeout=60,
+                                       **({"json": {"images": [SAMPLE_B64]}} if method == "post" else {}))
+    assert answer.status_code == 200 and answer.content == envelope_bytes(status, msg), answer.content[:300]
+
+
+def test_index_page_is_hubservings():
+    answer = requests.get(f"{URL}/", timeout=60)
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert answer.text.endswith("No visual interface is provided for the time being, please use the python "
+                                "script to make a request directly.")
+
+
+def assert_sample_lines(lines: list) -> None:
+    assert [line["text"] for line in lines] == list(SAMPLE.expect), lines
+    for line in lines:
+        assert list(line) == ["confidence", "text", "text_region"]  # key order on the wire: sorted
+        assert isinstance(line["confidence"], float) and 0.5 < line["confidence"] <= 1.0
+        region = line["text_region"]
+        assert len(region) == 4 and all(len(p) == 2 and all(isinstance(v, int) for v in p) for p in region)
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_good_images_field_by_field(count):
+    answer = requests.post(PREDICT, json={"images": [SAMPLE_B64] * count}, timeout=120)
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == "application/json"
+    assert answer.content.startswith(b'{"msg":"","results":[[{"confidence":') and answer.content.endswith(b'"status":"000"}\n')
+    body = answer.json()
+    assert list(body) == ["msg", "results", "status"] and body["msg"] == "" and body["status"] == "000"
+    assert len(body["results"]) == count  # one list of lines per image, in order
+    for lines in body["results"]:
+        assert_sample_lines(lines)
+    assert body["results"][0][0]["text_region"] == [[44, 38], [493, 41], [493, 86], [44, 82]]  # README's example
+
+
+def test_data_uri_and_extra_keys_are_accepted():
+    answer = requests.post(PREDICT, json={"images": [f"data:image/png;base64,{SAMPLE_B64}"], "visualization": True},
+                           timeout=120).json()
+    assert answer["status"] == "000"
+    assert_sample_lines(answer["results"][0])
+
+
+# Every package of the image's lock must be imported by a started service: the lock is what runs.
+LOADED_DISTRIBUTIONS = """
+import importlib.metadata as md, json, sys
+sys.path.insert(0, "/opt/paddleocr")
+from serve import create_app
+create_app(json.load(open("/etc/paddleocr/config.json")))
+import gunicorn.app.base, gunicorn.workers.sync
+loaded = {name.split(".")[0] for name in sys.modules}
+print(json.dumps(sorted({dist for top, dists in md.packages_distributions().items() if top in loaded for dist in dists})))
+"""
+
+
+def normalise(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+def test_every_package_in_the_image_lock_is_imported_by_the_started_service(host):
+    run = host.run("docker exec paddleocr python -c %s", LOADED_DISTRIBUTIONS)
+    assert run.rc == 0, run.stderr[-2000:]
+    loaded = {normalise(name) for name in json.loads(run.stdout.strip().splitlines()[-1])}
+    lock = host.run("docker exec paddleocr cat /opt/paddleocr/requirements.lock").stdout
+    locked = {normalise(line.split("==")[0]) for line in lock.splitlines() if line and not line.startswith("#")}
+    assert locked - loaded == set(), f"in the lock but never imported: {sorted(locked - loaded)}"
+    assert loaded - locked <= {"paddlepaddle", "pip", "setuptools"}, f"imported but not locked: {sorted(loaded - locked)}"
+    assert "paddlehub" not in loaded and not {"opencv-python", "opencv-contrib-python"} & loaded
