@@ -36,15 +36,12 @@ def playbook(path: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def recap(output: str) -> dict[str, dict[str, int]]:
-    """PLAY RECAP counters per host, summed over the recaps of the output."""
-    counters: dict[str, dict[str, int]] = {}
-    for block in output.split("PLAY RECAP")[1:]:
-        for line in block.splitlines():
-            match = re.match(r"(\S+)\s+:\s+(ok=.*)", line.strip())
-            if match:
-                host = counters.setdefault(match.group(1), {})
-                for key, value in re.findall(r"(\w+)=(\d+)", match.group(2)):
-                    host[key] = host.get(key, 0) + int(value)
+    """PLAY RECAP counters per host."""
+    counters = {}
+    for line in output.split("PLAY RECAP", 1)[-1].splitlines():
+        match = re.match(r"(\S+)\s+:\s+(ok=.*)", line.strip())
+        if match:
+            counters[match.group(1)] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(2))}
     return counters
 
 
