@@ -10,7 +10,7 @@ MIRROR_PORT ?= 8900
 DEMO_PORT ?= 18866
 
 .PHONY: help bootstrap images wheelhouse mirror registry sandbox-inputs demo demo-clean lint syntax unit check molecule \
-	integration test bench models-lock models-mirror clean
+	integration test bench locks models-lock models-mirror clean
 
 help:
 	@echo "make demo   converge site.yml on a local sandbox host and print a real OCR answer"
@@ -72,6 +72,10 @@ integration: sandbox-inputs
 	pytest -q -s tests/integration
 
 test: check molecule integration
+
+# Pin the CUDA libraries of every Paddle GPU flavour in roles/gpu_matrix into roles/paddleocr_image/files/cuda-<flavour>.lock.
+locks: bootstrap
+	scripts/cuda-locks.sh
 
 # Engine alone vs the deployed service on the demo sandbox host (run `make demo` first).
 bench: bootstrap

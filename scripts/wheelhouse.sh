@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fills the wheelhouse the OCR image builds install from (fetched once): exactly the wheels of
-# roles/paddleocr_image/files/requirements.lock plus the CPU paddle wheel, no more (the image installs
+# roles/paddleocr_image/files/requirements.lock plus the CPU paddle wheel, and for the GPU image the
+# pinned CUDA libraries of flavour cu118 with the GPU STAND-IN paddle (below); no more (the image installs
 # them with --no-deps), so the directory holds what a build needs and an air-gapped site copies that.
 # Runs offline when the wheelhouse is complete; air-gapped users copy the directory over.
 set -euo pipefail
@@ -10,6 +11,11 @@ WHEELHOUSE="$CACHE_DIR/wheelhouse"
 PADDLE=${PADDLE_PACKAGE:-paddlepaddle==3.3.1}
 PIP=${PIP:-.venv/bin/pip}
 LOCK=roles/paddleocr_image/files/requirements.lock
+# STAND-IN for paddlepaddle-gpu 3.x (cu118), which only Paddle's own index has (unreachable here): PyPI's
+# paddlepaddle-gpu 2.6.2, also built for CUDA 11.8, with the two packages it imports that 3.x does not.
+# tests/integration/gpu_image_standin.yml builds the GPU image with the same pins.
+CUDA_LOCK=roles/paddleocr_image/files/cuda-cu118.lock
+GPU_STANDIN=(paddlepaddle-gpu==2.6.2 decorator==5.3.1 astor==0.8.1)
 
 python_version=$(${PIP%pip}python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 if [ "$python_version" != "3.11" ]; then
@@ -18,7 +24,7 @@ if [ "$python_version" != "3.11" ]; then
 fi
 mkdir -p "$WHEELHOUSE"
 stamp="$WHEELHOUSE/.complete"
-want=$( (cat "$LOCK"; echo "$PADDLE") | sha256sum | cut -d' ' -f1)
+want=$( (cat "$LOCK" "$CUDA_LOCK"; echo "$PADDLE ${GPU_STANDIN[*]}") | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
   echo "wheelhouse complete: $WHEELHOUSE ($(du -sh "$WHEELHOUSE" | cut -f1))"
   exit 0
@@ -26,9 +32,9 @@ fi
 # Into a new directory, taking what the old one has: wheels a lock no longer lists do not linger.
 fresh=$(mktemp -d "$CACHE_DIR/wheelhouse.new.XXXXXX")
 trap 'rm -rf "$fresh"' EXIT
-if ! "$PIP" wheel --quiet --no-deps --no-index --find-links "$WHEELHOUSE" -w "$fresh" -r "$LOCK" "$PADDLE" 2>/dev/null; then
+if ! "$PIP" wheel --quiet --no-deps --no-index --find-links "$WHEELHOUSE" -w "$fresh" -r "$LOCK" -r "$CUDA_LOCK" "$PADDLE" "${GPU_STANDIN[@]}" 2>/dev/null; then
   echo "== fetching wheels into $WHEELHOUSE (once)"
-  "$PIP" wheel --quiet --no-deps --find-links "$WHEELHOUSE" -w "$fresh" -r "$LOCK" "$PADDLE"
+  "$PIP" wheel --quiet --no-deps --find-links "$WHEELHOUSE" -w "$fresh" -r "$LOCK" -r "$CUDA_LOCK" "$PADDLE" "${GPU_STANDIN[@]}"
 fi
 echo "$want" >"$fresh/.complete"
 chmod 755 "$fresh"

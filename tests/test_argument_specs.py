@@ -53,6 +53,8 @@ def test_every_role_has_argument_specs():
          "nvidia_container_toolkit_default_runtime"),
         ("docker_engine", {"docker_engine_daemon_json_merge": "perhaps"}, "docker_engine_daemon_json_merge"),
         ("docker_engine", {"docker_engine_ce_packages": {"docker-ce": 1}}, "docker_engine_ce_packages"),
+        ("gpu_matrix", {"gpu_matrix_paddle_flavour": "cu999"}, "gpu_matrix_paddle_flavour"),
+        ("paddleocr_image", {"paddleocr_image_gpu_flavour": "cu999"}, "paddleocr_image_gpu_flavour"),
     ],
 )
 def test_wrong_type_or_choice_fails_before_any_task(tmp_path, role, bad_vars, named):
@@ -90,3 +92,12 @@ def test_unservable_active_set_fails(tmp_path):
     result = run_role(tmp_path, "paddleocr_models", {"paddleocr_model_sets": ["ppocrv5-mobile"]})
     assert result.returncode != 0
     assert "runtime paddleocr2" in result.stdout
+
+
+def test_driver_branch_too_old_for_the_flavour_fails_before_any_change(tmp_path):
+    result = run_role(tmp_path, "gpu_matrix", {"gpu_matrix_driver_branch": "535", "gpu_matrix_paddle_flavour": "cu126"})
+    assert result.returncode != 0
+    assert ("Paddle GPU flavour cu126 needs CUDA 12.6, but NVIDIA driver branch 535 supports CUDA up to 12.2 only. "
+            "Fix: set gpu_matrix_driver_branch to 560 or newer, or gpu_matrix_paddle_flavour to cu118.") in result.stdout
+    assert "Nothing was changed." in result.stdout
+    assert "changed=0" in result.stdout

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `make locks`: resolves the CUDA libraries of every Paddle GPU flavour in the compatibility matrix
+# (roles/gpu_matrix/vars/main.yml, `packages`) into exact pins, roles/paddleocr_image/files/cuda-<flavour>.lock,
+# for the image's Python (3.11) and platform (manylinux x86_64), from metadata only (nothing is installed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+MATRIX=roles/gpu_matrix/vars/main.yml
+OUT_DIR=roles/paddleocr_image/files
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+for flavour in $("$PY" -c 'import sys, yaml; print(" ".join(yaml.safe_load(open(sys.argv[1]))["_gpu_matrix_flavours"]))' "$MATRIX"); do
+  mapfile -t specs < <("$PY" -c 'import sys, yaml; print("\n".join(yaml.safe_load(open(sys.argv[1]))["_gpu_matrix_flavours"][sys.argv[2]]["packages"]))' "$MATRIX" "$flavour")
+  "${PY%python}pip" install --dry-run --quiet --ignore-installed --only-binary=:all: --implementation cp \
+    --python-version 3.11 --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+    --platform manylinux2014_x86_64 --platform manylinux1_x86_64 --target "$work/target" \
+    --report "$work/$flavour.json" "${specs[@]}" 2> >(grep -v "^WARNING: Location" >&2)
+  {
+    echo "# CUDA libraries of the Paddle GPU flavour $flavour, pinned: written by \`make locks\` (scripts/cuda-locks.sh)"
+    echo "# from the compatibility matrix (roles/gpu_matrix/vars/main.yml). Installed with --no-deps beside requirements.lock."
+    "$PY" -c '
+import json, sys
+report = json.load(open(sys.argv[1]))
+for name, version in sorted((i["metadata"]["name"], i["metadata"]["version"]) for i in report["install"]):
+    print(f"{name}=={version}")' "$work/$flavour.json"
+  } >"$OUT_DIR/cuda-$flavour.lock"
+  echo "$OUT_DIR/cuda-$flavour.lock: $(grep -vc '^#' "$OUT_DIR/cuda-$flavour.lock") packages"
+done
