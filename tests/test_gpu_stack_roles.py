@@ -1,9 +1,11 @@
-"""The nvidia_driver role's GPU detection and skip on fake sysfs trees (this machine has no NVIDIA GPU).
+"""The nvidia_driver role's GPU, NVSwitch and Secure Boot detection on fake sysfs trees, its skip, and its
+parsers of nvidia-smi and /proc/driver/nvidia (this machine has no NVIDIA GPU).
 Wrong variables of the GPU roles are rejected in test_argument_specs.py."""
 
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
 import subprocess
@@ -11,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from paddleocr_fleet import PROJECT_ROOT
 
@@ -86,3 +89,121 @@ def test_an_unknown_branch_fails_before_any_change(tmp_path):
     assert result.returncode != 0
     assert "branches like 535, 535-server, 570" in " ".join(result.stdout.split())
     assert "changed=0" in result.stdout
+
+
+# --- the role's parsers and decisions (roles/nvidia_driver/filter_plugins/nvidia_driver.py) -----------------
+
+_spec = importlib.util.spec_from_file_location(
+    "nvidia_driver_filters", PROJECT_ROOT / "roles" / "nvidia_driver" / "filter_plugins" / "nvidia_driver.py")
+filters = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(filters)
+GENERATIONS = yaml.safe_load((PROJECT_ROOT / "roles" / "nvidia_driver" / "vars" / "main.yml").read_text())[
+    "_nvidia_driver_generations"]
+
+SMI_8_GPUS = "".join(f"GPU {n}: NVIDIA H100 80GB HBM3 (UUID: GPU-{n:08x}-1b2c-3d4e-5f60-7182934a5b6c)\n" for n in range(8))
+SMI_MIG = """GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-5e6f2d3c-8a3b-2b1f-9c1e-0123456789ab)
+  MIG 3g.20gb     Device  0: (UUID: MIG-4e4a4b2c-1234-5678-9abc-def012345678)
+  MIG 2g.10gb     Device  1: (UUID: MIG-9f8e7d6c-4321-8765-cba9-876543210fed)
+GPU 1: NVIDIA A100-SXM4-40GB (UUID: GPU-aa6f2d3c-8a3b-2b1f-9c1e-0123456789ab)
+"""
+
+
+def test_nvidia_smi_list_of_8_gpus():
+    devices = filters.nvidia_smi_devices(SMI_8_GPUS)
+    assert [d["index"] for d in devices] == list(range(8))
+    assert devices[7] == {"index": 7, "name": "NVIDIA H100 80GB HBM3",
+                          "uuid": "GPU-00000007-1b2c-3d4e-5f60-7182934a5b6c", "mig": []}
+
+
+def test_nvidia_smi_list_with_mig_devices_under_their_gpu():
+    devices = filters.nvidia_smi_devices(SMI_MIG)
+    assert [m["uuid"] for m in devices[0]["mig"]] == ["MIG-4e4a4b2c-1234-5678-9abc-def012345678",
+                                                      "MIG-9f8e7d6c-4321-8765-cba9-876543210fed"]
+    assert devices[0]["mig"][1]["name"] == "2g.10gb" and devices[1]["mig"] == []
+
+
+def test_nvidia_smi_old_style_mig_uuid_and_failure_text():
+    old = "GPU 0: A100-SXM4-40GB (UUID: GPU-5e6f2d3c-8a3b-2b1f-9c1e-0123456789ab)\n" \
+          "  MIG 1g.5gb Device 0: (UUID: MIG-GPU-5e6f2d3c-8a3b-2b1f-9c1e-0123456789ab/7/0)\n"
+    assert filters.nvidia_smi_devices(old)[0]["mig"][0]["uuid"] == "MIG-GPU-5e6f2d3c-8a3b-2b1f-9c1e-0123456789ab/7/0"
+    assert filters.nvidia_smi_devices("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.") == []
+
+
+@pytest.mark.parametrize(("text", "version"), [
+    ("NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.309.01  Tue Jul  1 2025\nGCC version:  gcc 12.2.0", "535.309.01"),
+    ("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.133.20  Release Build  (dvs-builder@U16)", "570.133.20"),
+    ("", ""),
+])
+def test_loaded_module_version_from_proc(text, version):
+    assert filters.nvidia_module_version(text) == version
+
+
+@pytest.mark.parametrize(("choice", "branch", "devices", "modules"), [
+    ("auto", "535", ["0x2330"], "proprietary"),          # H100 on 535: before 560, proprietary
+    ("auto", "570-server", ["0x2330", "0x2330"], "open"),  # H100 on 570: open
+    ("auto", "570", ["0x1db1", "0x2330"], "proprietary"),  # a V100 (pre-Turing) among them
+    ("auto", "570", ["0x2901"], "open"),                 # Blackwell: open only
+    ("auto", "570", [], "proprietary"),                  # no GPU seen
+    ("proprietary", "575", ["0x2330"], "proprietary"),   # the operator's choice wins
+])
+def test_kernel_modules_follow_branch_and_generation(choice, branch, devices, modules):
+    assert filters.nvidia_kernel_modules(choice, branch, devices, GENERATIONS) == modules
+
+
+@pytest.mark.parametrize(("efivar", "mokutil", "state"), [
+    (bytes([6, 0, 0, 0, 1]), "", "enabled"),
+    (bytes([6, 0, 0, 0, 0]), "", "disabled"),
+    (b"", "", "unknown"),
+    (bytes([6, 0, 0, 0, 0]), "SecureBoot enabled\n", "enabled"),
+])
+def test_secure_boot_state(efivar, mokutil, state):
+    assert filters.nvidia_secure_boot(base64.b64encode(efivar).decode(), mokutil) == state
+
+
+# --- detection on fake trees --------------------------------------------------------------------------
+
+def fake_efivars(root: Path, enabled: bool) -> Path:
+    root.mkdir(parents=True)
+    (root / "SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c").write_bytes(bytes([6, 0, 0, 0, 1 if enabled else 0]))
+    return root
+
+
+HGX = {f"0000:{bus:02x}:00.0": ("0x10de", "0x030200", "0x2330") for bus in (0x18, 0x2a, 0x3a, 0x5d)}
+HGX.update({f"0000:{bus:02x}:00.0": ("0x10de", "0x068000", "0x22a3") for bus in (0x05, 0x06, 0x07, 0x08)})
+
+
+@pytest.mark.skipif(not debian_or_ubuntu_controller(), reason="the role runs on Debian 12 / Ubuntu LTS only")
+def test_nvswitches_and_secure_boot_are_detected_on_a_fake_hgx_tree(tmp_path):
+    result = run_driver(tmp_path, {"nvidia_driver_sysfs_pci_devices": str(fake_pci(tmp_path / "pci", HGX)),
+                                   "nvidia_driver_efivars_dir": str(fake_efivars(tmp_path / "efi", True)),
+                                   "nvidia_driver_branch": "570"}, tasks_from="detect")
+    assert result.returncode == 0, result.stdout[-3000:]
+    found = status(result)
+    assert len(found["gpus"]) == 4
+    assert found["nvswitches"] == [f"0000:0{n}:00.0 0x22a3" for n in (5, 6, 7, 8)]
+    assert found["secure_boot"] == "enabled"
+    assert found["kernel_modules"] == "open"
+
+
+@pytest.mark.skipif(not debian_or_ubuntu_controller(), reason="the role runs on Debian 12 / Ubuntu LTS only")
+def test_plain_gpu_host_has_no_nvswitch_and_secure_boot_off(tmp_path):
+    pci = fake_pci(tmp_path / "pci", {"0000:3b:00.0": ("0x10de", "0x030200", "0x20b5")})
+    result = run_driver(tmp_path, {"nvidia_driver_sysfs_pci_devices": str(pci),
+                                   "nvidia_driver_efivars_dir": str(fake_efivars(tmp_path / "efi", False))},
+                        tasks_from="detect")
+    found = status(result)
+    assert found["nvswitches"] == [] and found["secure_boot"] == "disabled"
+    assert found["kernel_modules"] == "proprietary"  # A100 on the default 535
+
+
+@pytest.mark.skipif(not debian_or_ubuntu_controller(), reason="the role runs on Debian 12 / Ubuntu LTS only")
+def test_secure_boot_without_an_enrolled_key_fails_before_any_change_with_instructions(tmp_path):
+    pci = fake_pci(tmp_path / "pci", {"0000:3b:00.0": ("0x10de", "0x030200", "0x20b5")})
+    result = run_driver(tmp_path, {"nvidia_driver_sysfs_pci_devices": str(pci),
+                                   "nvidia_driver_efivars_dir": str(fake_efivars(tmp_path / "efi", True))})
+    assert result.returncode != 0
+    text = " ".join(result.stdout.split())
+    assert "Secure Boot is enabled on localhost and no Machine Owner Key that signs DKMS modules is enrolled" in text
+    assert "mokutil --import /var/lib/dkms/mok.pub" in text and "Nothing was installed." in text
+    assert "changed=0" in result.stdout
+    assert "repos.yml" not in result.stdout

@@ -155,3 +155,52 @@ def test_standin_nvidia_runtime_runs_a_container(host):
     host.check_output(f"docker create --name {name} --runtime nvidia paddleocr-fleet/standin-tiny:1 /usr/bin/echo")
     assert host.check_output(f"docker inspect -f '{{{{.HostConfig.Runtime}}}}' {name}") == "nvidia"
     host.run(f"docker rm -f {name}")
+
+
+# --- driver role: holds, persistenced, Fabric Manager, kernel modules ------------------------------------
+
+def held(host) -> set[str]:
+    return set(host.check_output("apt-mark showhold").split())
+
+
+def test_driver_packages_held_and_out_of_unattended_upgrades(host, debian):
+    """Every installed package built from nvidia-graphics-drivers is held, and listed for unattended-upgrades."""
+    owned = host.check_output(
+        "dpkg-query -W -f '${db:Status-Abbrev} ${Package} ${source:Package}\\n' "
+        "| awk '$1 ~ /^[ih]i$/ && $3 == \"nvidia-graphics-drivers\" {print $2}'").split()
+    assert {"nvidia-driver", "nvidia-kernel-dkms", "nvidia-driver-bin", "nvidia-driver-libs"} <= set(owned)
+    assert set(owned) <= held(host)
+    blacklist = host.file("/etc/apt/apt.conf.d/51paddleocr-nvidia-driver").content_string
+    for package in owned:
+        assert '"^' + package.replace("-", "\\-").replace(".", "\\.").replace("+", "\\+") + '$";' in blacklist, package
+
+
+def test_toolkit_packages_held_and_out_of_unattended_upgrades(host):
+    assert set(TOOLKIT_PACKAGES) <= held(host)
+    blacklist = host.file("/etc/apt/apt.conf.d/51paddleocr-nvidia-container-toolkit").content_string
+    assert '"^nvidia\\-container\\-toolkit$";' in blacklist and '"^libnvidia\\-container1$";' in blacklist
+
+
+def test_persistenced_enabled_not_started_without_a_gpu(host):
+    service = host.service("nvidia-persistenced")
+    assert service.is_enabled
+    assert not service.is_running
+
+
+def test_fabric_manager_left_out_without_nvswitch(host):
+    fact = json.loads(host.file("/etc/ansible/facts.d/nvidia_driver.fact").content_string)
+    assert fact["nvswitches"] == []
+    assert host.run("dpkg-query -W 'nvidia-fabricmanager*'").rc != 0
+    assert not host.file("/lib/systemd/system/nvidia-fabricmanager.service").exists
+
+
+def test_kernel_modules_and_secure_boot_recorded(host):
+    """No GPU seen: proprietary modules (NVIDIA's choice for branch 535); Secure Boot unreadable in a container."""
+    fact = json.loads(host.file("/etc/ansible/facts.d/nvidia_driver.fact").content_string)
+    assert fact["kernel_modules"] == "proprietary"
+    assert fact["secure_boot"] == "unknown"
+    assert fact["devices"] == []
+
+
+def test_no_cdi_spec_without_a_loaded_driver(host):
+    assert not host.file("/etc/cdi/nvidia.yaml").exists
