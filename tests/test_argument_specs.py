@@ -54,6 +54,10 @@ def test_every_role_has_argument_specs():
         ("docker_engine", {"docker_engine_daemon_json_merge": "perhaps"}, "docker_engine_daemon_json_merge"),
         ("docker_engine", {"docker_engine_ce_packages": {"docker-ce": 1}}, "docker_engine_ce_packages"),
         ("gpu_matrix", {"gpu_matrix_paddle_flavour": "cu999"}, "gpu_matrix_paddle_flavour"),
+        ("nvidia_driver", {"nvidia_driver_kernel_modules": "closed"}, "nvidia_driver_kernel_modules"),
+        ("nvidia_driver", {"nvidia_driver_fabricmanager": "sometimes"}, "nvidia_driver_fabricmanager"),
+        ("nvidia_container_toolkit", {"nvidia_container_toolkit_cdi": "perhaps"}, "nvidia_container_toolkit_cdi"),
+        ("paddleocr_service", {"paddleocr_service_instances_per_gpu": "two"}, "paddleocr_service_instances_per_gpu"),
         ("paddleocr_image", {"paddleocr_image_gpu_flavour": "cu999"}, "paddleocr_image_gpu_flavour"),
     ],
 )

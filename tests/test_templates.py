@@ -31,11 +31,13 @@ def render(tmp_path: Path, extra: dict) -> dict[str, str]:
     - ansible.builtin.template: {{src: {ROLE}/templates/paddleocr.service.j2, dest: {tmp_path}/single.service}}
     - ansible.builtin.template: {{src: {ROLE}/templates/paddleocr.service.j2, dest: {tmp_path}/template.service}}
       vars: {{_paddleocr_service_templated: true}}
-    - ansible.builtin.template: {{src: {ROLE}/templates/instance.env.j2, dest: {tmp_path}/instance-0.env}}
-      vars: {{item: 0}}
+    - ansible.builtin.template: {{src: {ROLE}/templates/instance.env.j2, dest: "{tmp_path}/instance-{{{{ item }}}}.env"}}
+      loop: "{{{{ range(paddleocr_service_instances | int) | list }}}}"
     - ansible.builtin.template: {{src: {ROLE}/templates/config.json.j2, dest: {tmp_path}/config.json}}
+    - ansible.builtin.template: {{src: {ROLE}/templates/instances.json.j2, dest: {tmp_path}/instances.json}}
 """)
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
+               ANSIBLE_FILTER_PLUGINS=str(ROLE / "filter_plugins"))
     result = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(play),
                              "-e", json.dumps({"ansible_python_interpreter": sys.executable, **extra})],
                             capture_output=True, text=True, env=env, check=False)
@@ -71,6 +73,62 @@ def test_gpu_profile_without_a_gpu_here_renders_one_container_per_gpu(tmp_path, 
 @pytest.mark.parametrize(("bind", "probe"), [("0.0.0.0", "127.0.0.1"), ("10.0.0.5", "10.0.0.5"), ("::", "[::1]")])
 def test_units_are_started_only_once_the_api_answers_at_the_bound_address(tmp_path, bind, probe):
     files = render(tmp_path, {"paddleocr_service_bind_address": bind})
-    assert f"ExecStartPost=/usr/local/sbin/paddleocr-ready http://{probe}:8866/\n" in files["single.service"]
-    assert "ExecStartPost=/usr/local/sbin/paddleocr-ready http://127.0.0.1:${PADDLEOCR_PORT}/\n" in files["template.service"]
+    gate = "ExecStartPost=/usr/local/sbin/paddleocr-ready --probe /usr/local/share/paddleocr/probe.png"
+    assert f"{gate} http://{probe}:8866/\n" in files["single.service"]
+    assert f"{gate} http://127.0.0.1:${{PADDLEOCR_PORT}}/\n" in files["template.service"]
     assert "TimeoutStartSec=300" in files["single.service"]
+
+
+def driver_fact(*gpus: list[str]) -> dict:
+    """ansible_local.nvidia_driver as the driver role writes it: one entry per GPU, MIG UUIDs under it."""
+    return {"ansible_local": {"nvidia_driver": {"devices": [
+        {"index": n, "name": "NVIDIA H100 80GB HBM3", "uuid": f"GPU-{n:08x}-0000-0000-0000-000000000000",
+         "mig": [{"index": m, "name": "1g.10gb", "uuid": uuid} for m, uuid in enumerate(migs)]}
+        for n, migs in enumerate(gpus)]}}}
+
+
+def instance_gpus(files: dict[str, str]) -> list[str]:
+    envs = sorted((name for name in files if name.startswith("instance-")), key=lambda n: int(n[9:-4]))
+    return [files[name].splitlines()[2].removeprefix("PADDLEOCR_GPUS=device=") for name in envs]
+
+
+def test_gpu_profile_on_an_8_gpu_host_serves_from_every_gpu_by_uuid(tmp_path):
+    files = render(tmp_path, {"paddleocr_profile": "gpu", **driver_fact(*[[]] * 8)})
+    assert instance_gpus(files) == [f"GPU-{n:08x}-0000-0000-0000-000000000000" for n in range(8)]
+    assert files["instance-7.env"].splitlines()[1] == "PADDLEOCR_PORT=8874"
+
+
+def test_gpu_profile_with_mig_devices_runs_one_instance_per_mig_device(tmp_path):
+    files = render(tmp_path, {"paddleocr_profile": "gpu", **driver_fact(["MIG-aaaa", "MIG-bbbb"], [])})
+    assert instance_gpus(files) == ["MIG-aaaa", "MIG-bbbb", "GPU-00000001-0000-0000-0000-000000000000"]
+
+
+def test_gpu_profile_with_two_instances_per_gpu(tmp_path):
+    files = render(tmp_path, {"paddleocr_profile": "gpu", "paddleocr_service_instances_per_gpu": 2, **driver_fact([], [])})
+    gpu0, gpu1 = (f"GPU-{n:08x}-0000-0000-0000-000000000000" for n in range(2))
+    assert instance_gpus(files) == [gpu0, gpu0, gpu1, gpu1]
+    layout = json.loads(files["instances.json"])["instances"]
+    assert [(i["unit"], i["container"], i["url"], i["gpu"]) for i in layout] == [
+        (f"paddleocr@{n}", f"paddleocr-{n}", f"http://127.0.0.1:{8867 + n}/", gpu) for n, gpu in enumerate([gpu0, gpu0, gpu1, gpu1])]
+
+
+def test_cpu_single_instance_layout_record(tmp_path):
+    layout = json.loads(render(tmp_path, {"paddleocr_service_bind_address": "10.0.0.5"})["instances.json"])
+    assert layout == {"profile": "cpu", "instances": [
+        {"unit": "paddleocr", "container": "paddleocr", "url": "http://10.0.0.5:8866/", "gpu": None}]}
+
+
+def test_gpu_profile_without_a_driver_fact_serves_from_gpu_0(tmp_path):
+    files = render(tmp_path, {"paddleocr_profile": "gpu"})
+    assert "--gpus device=0" in files["single.service"]
+    assert [n for n in files if n.startswith("instance-")] == ["instance-0.env"]
+
+
+def test_settings_given_as_strings_reach_the_engine_as_numbers_and_flags(tmp_path):
+    """`-e paddleocr_service_rec_batch_num=8` is the string "8": the engine crashed on it at every request."""
+    config = json.loads(render(tmp_path, {"paddleocr_service_rec_batch_num": "8", "paddleocr_service_use_angle_cls": "false",
+                                          "paddleocr_service_det_limit_side_len": "1280", "paddleocr_service_workers": "2"})[
+        "config.json"])
+    init = config["modules_info"]["ocr_system"]["init_args"]
+    assert init["rec_batch_num"] == 8 and init["det_limit_side_len"] == 1280 and init["use_angle_cls"] is False
+    assert config["workers"] == 2

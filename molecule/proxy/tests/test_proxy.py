@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import requests
 
+from paddleocr_fleet import PROJECT_ROOT
 from paddleocr_fleet.samples import load_samples, missing_texts
 
 SAMPLE = load_samples()[0]
@@ -77,3 +82,71 @@ def test_port_is_dropped_for_networks_not_allowed():
     # The controller reaches the host from the docker bridge, outside 10.255.0.0/16.
     with pytest.raises((requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
         requests.post("https://127.0.0.1:18868/predict/ocr_system", data=BODY, timeout=5, verify=False)
+
+
+# --- a settings change restarts the instances one at a time while clients keep being served ------------
+
+CLIENT_LOOP = r"""
+import base64, json, os, ssl, sys, time, urllib.request
+url, auth, image, expect = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+body = json.dumps({"images": [base64.b64encode(open(image, "rb").read()).decode()]}).encode()
+headers = {"Content-Type": "application/json", "Authorization": "Basic " + base64.b64encode(auth.encode()).decode()}
+context = ssl._create_unverified_context()
+sent, failures = 0, []
+while not os.path.exists("/tmp/stop-client-loop"):
+    sent += 1
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers), timeout=120, context=context) as answer:
+            result = json.load(answer)
+        texts = " ".join(line["text"] for line in result["results"][0]) if result.get("status") == "000" else ""
+        if any("".join(word.split()).lower() not in "".join(texts.split()).lower() for word in expect):
+            failures.append(f"{time.time():.1f} status={result.get('status')} msg={result.get('msg')} texts={texts!r}")
+    except Exception as error:
+        failures.append(f"{time.time():.1f} {type(error).__name__}: {error}")
+json.dump({"sent": sent, "failed": len(failures), "failures": failures[:20]}, open("/tmp/client-loop.json", "w"))
+"""
+
+
+def journal_cursor(host) -> str:
+    return host.check_output("journalctl -n 0 --show-cursor --no-pager").rsplit("-- cursor: ", 1)[1].strip()
+
+
+def unit_events(host, cursor: str) -> list[str]:
+    """'stopping N' / 'started N' for the instance units after the cursor, in journal order."""
+    journal = host.check_output("journalctl --no-pager -o cat -u paddleocr@0 -u paddleocr@1 --after-cursor %s", cursor)
+    events = []
+    for line in journal.splitlines():
+        for verb in ("Stopping", "Started"):
+            if line.startswith(f"{verb} paddleocr@"):
+                events.append(f"{verb.lower()} {line.split('@', 1)[1][0]}")
+    return events
+
+
+def test_settings_change_restarts_instances_one_at_a_time_with_zero_failed_requests(host):
+    """A client loop sends real OCR requests through the proxy while site.yml applies a changed engine setting:
+    the instances restart one after the other (each reads the probe image before the next stops), and every
+    request gets the sample's text."""
+    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+    host.run("rm -f /tmp/stop-client-loop /tmp/client-loop.json")
+    host.run_test("printf '%%s' %s | base64 -d > /root/sample.png", base64.b64encode(SAMPLE.image.read_bytes()).decode())
+    host.run_test("printf '%%s' %s > /root/client_loop.py", CLIENT_LOOP)
+    cursor = journal_cursor(host)
+    host.run_test("nohup python3 /root/client_loop.py %s %s /root/sample.png %s >/root/client-loop.log 2>&1 &",
+                  PROXY, AUTH, json.dumps(SAMPLE.expect))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_ROOT / "ansible.cfg"), ANSIBLE_ROLES_PATH=str(PROJECT_ROOT / "roles"),
+               ANSIBLE_NOCOLOR="1")
+    try:
+        run = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
+                              str(PROJECT_ROOT / "site.yml"), "-e", "paddleocr_service_rec_batch_num=8"],
+                             capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=1200, check=False)
+    finally:
+        host.run("touch /tmp/stop-client-loop")
+        host.run("for i in $(seq 150); do [ -s /tmp/client-loop.json ] && break; sleep 1; done")
+    assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-2000:]
+    counts = json.loads(host.file("/tmp/client-loop.json").content_string)
+    events = unit_events(host, cursor)
+    print(f"client loop: {counts['sent']} requests, {counts['failed']} failed; unit events: {events}")
+    assert events == ["stopping 0", "started 0", "stopping 1", "started 1"], events
+    assert counts["sent"] >= 10
+    assert counts["failed"] == 0, counts["failures"]
+    assert '"rec_batch_num": 8' in host.file("/etc/paddleocr/config.json").content_string

@@ -1,0 +1,44 @@
+"""The service role's GPU layout (roles/paddleocr_service/filter_plugins/gpu_layout.py): which GPU or MIG
+device each instance gets, for 1, 2 and 8 GPUs, MIG and several instances per GPU."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from paddleocr_fleet import PROJECT_ROOT
+
+_spec = importlib.util.spec_from_file_location(
+    "gpu_layout", PROJECT_ROOT / "roles" / "paddleocr_service" / "filter_plugins" / "gpu_layout.py")
+gpu_layout = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(gpu_layout)
+
+
+def gpus(count: int, mig: dict[int, list[str]] | None = None) -> list[dict]:
+    return [{"index": n, "uuid": f"GPU-{n}", "mig": [{"uuid": u} for u in (mig or {}).get(n, [])]} for n in range(count)]
+
+
+@pytest.mark.parametrize("count", [1, 2, 8])
+def test_one_instance_per_gpu_addressed_by_uuid(count):
+    targets = gpu_layout.paddleocr_gpu_targets(gpus(count))
+    assert gpu_layout.paddleocr_instance_gpus(targets, 1) == [f"GPU-{n}" for n in range(count)]
+
+
+def test_mig_devices_replace_the_gpu_they_split():
+    targets = gpu_layout.paddleocr_gpu_targets(gpus(2, {0: ["MIG-a", "MIG-b", "MIG-c"]}))
+    assert targets == ["MIG-a", "MIG-b", "MIG-c", "GPU-1"]
+
+
+def test_several_instances_per_gpu_are_consecutive():
+    assert gpu_layout.paddleocr_instance_gpus(["GPU-0", "GPU-1"], 3) == ["GPU-0"] * 3 + ["GPU-1"] * 3
+
+
+def test_no_driver_fact_means_no_targets():
+    assert gpu_layout.paddleocr_gpu_targets(None) == []
+    assert gpu_layout.paddleocr_gpu_targets([]) == []
+
+
+def test_zero_instances_per_gpu_is_refused():
+    with pytest.raises(ValueError, match="at least 1"):
+        gpu_layout.paddleocr_instance_gpus(["GPU-0"], 0)
