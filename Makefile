@@ -49,7 +49,8 @@ demo-clean: bootstrap
 lint: bootstrap
 	yamllint --strict .
 	ansible-lint --profile production
-	ruff check src tests molecule bench roles/paddleocr_image/files roles/paddleocr_service/files/paddleocr-ready
+	ruff check src tests molecule bench playbooks/filter_plugins roles/*/filter_plugins roles/paddleocr_image/files \
+		roles/paddleocr_service/files/paddleocr-ready
 
 syntax: bootstrap
 	ansible-playbook --syntax-check site.yml playbooks/*.yml
