@@ -102,15 +102,27 @@ def wait_until_serving(deadline_s: float) -> float:
     raise AssertionError(f"not serving again within {deadline_s} s")
 
 
+def wait_until_active(host, unit: str, deadline_s: float = 60) -> None:
+    """The unit turns active once its readiness gate has read the probe image, a moment after the
+    container first answers."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < deadline_s:
+        if host.service(unit).is_running:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{unit}: {host.run('systemctl is-active %s', unit).stdout.strip()} after {deadline_s} s")
+
+
 def test_sigkilled_container_is_back_within_restart_window(host):
     host.run_test("docker kill --signal KILL paddleocr")
     seconds = wait_until_serving(180)
     print(f"\nSIGKILL -> serving real OCR again after {seconds:.1f} s")
-    assert host.service("paddleocr").is_running
+    wait_until_active(host, "paddleocr")
 
 
 def test_service_comes_back_after_host_restart(host):
     subprocess.run(["docker", "restart", "--time", "5", SANDBOX_CONTAINER], check=True, capture_output=True)
     seconds = wait_until_serving(300)
     print(f"\nhost restart -> serving real OCR again after {seconds:.1f} s")
-    assert host.service("paddleocr").is_enabled and host.service("paddleocr").is_running
+    assert host.service("paddleocr").is_enabled
+    wait_until_active(host, "paddleocr")
