@@ -29,7 +29,7 @@ def fake_pci(root: Path, devices: dict[str, tuple[str, str, str]]) -> Path:
     return root
 
 
-def run_driver(tmp_path: Path, extra: dict, tasks_from: str = "main") -> subprocess.CompletedProcess:
+def run_driver(tmp_path: Path, extra: dict, tasks_from: str = "main", *args: str) -> subprocess.CompletedProcess:
     play = tmp_path / "play.yml"
     play.write_text(f"""
 - hosts: localhost
@@ -41,7 +41,7 @@ def run_driver(tmp_path: Path, extra: dict, tasks_from: str = "main") -> subproc
 """)
     env = dict(os.environ, ANSIBLE_ROLES_PATH=str(PROJECT_ROOT / "roles"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
-    return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(play),
+    return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(play), *args,
                            "-e", json.dumps({"ansible_python_interpreter": sys.executable, **extra})],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=180, check=False)
 
@@ -207,3 +207,16 @@ def test_secure_boot_without_an_enrolled_key_fails_before_any_change_with_instru
     assert "mokutil --import /var/lib/dkms/mok.pub" in text and "Nothing was installed." in text
     assert "changed=0" in result.stdout
     assert "repos.yml" not in result.stdout
+
+
+@pytest.mark.skipif(not debian_or_ubuntu_controller(), reason="the role runs on Debian 12 / Ubuntu LTS only")
+def test_secure_boot_check_can_be_turned_off(tmp_path):
+    """nvidia_driver_secure_boot_check=false (modules signed another way): the preflight lets the role go on to
+    the install, run here in check mode, which then stops at this controller's missing driver packages."""
+    pci = fake_pci(tmp_path / "pci", {"0000:3b:00.0": ("0x10de", "0x030200", "0x20b5")})
+    result = run_driver(tmp_path, {"nvidia_driver_sysfs_pci_devices": str(pci), "nvidia_driver_secure_boot_check": False,
+                                   "nvidia_driver_efivars_dir": str(fake_efivars(tmp_path / "efi", True))},
+                        "main", "--check")
+    text = " ".join(result.stdout.split())
+    assert "no Machine Owner Key" not in text
+    assert "Look up the driver package's candidate version" in text
