@@ -27,7 +27,7 @@ git ls-files -z --cached --others --exclude-standard \
   | runuser -u "$OPERATOR" -- tar -C "$checkout" -xf -
 
 passthrough=()
-for name in CI MOLECULE_SANDBOX_IMAGE MOLECULE_SANDBOX_IMAGE_DEBIAN11 PADDLEOCR_MIRROR_URL REGISTRY_PORT; do
+for name in CI MOLECULE_SANDBOX_IMAGE MOLECULE_SANDBOX_IMAGE_DEBIAN11 PADDLEOCR_MIRROR_URL REGISTRY_PORT PYTEST_ADDOPTS; do
   [ -n "${!name:-}" ] && passthrough+=("$name=${!name}")
 done
 exec runuser -u "$OPERATOR" -- env -i HOME="$home" USER="$OPERATOR" LOGNAME="$OPERATOR" LANG=C.UTF-8 \

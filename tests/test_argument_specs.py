@@ -59,6 +59,9 @@ def test_every_role_has_argument_specs():
         ("nvidia_container_toolkit", {"nvidia_container_toolkit_cdi": "perhaps"}, "nvidia_container_toolkit_cdi"),
         ("paddleocr_service", {"paddleocr_service_instances_per_gpu": "two"}, "paddleocr_service_instances_per_gpu"),
         ("paddleocr_image", {"paddleocr_image_gpu_flavour": "cu999"}, "paddleocr_image_gpu_flavour"),
+        ("paddleocr_lb", {"paddleocr_lb_backends": [{"name": "ocr-1"}]}, "address"),
+        ("paddleocr_lb", {"paddleocr_lb_backends": [{"name": "ocr-1", "address": "10.0.0.1"}],
+                          "paddleocr_lb_check_rise": "often"}, "paddleocr_lb_check_rise"),
     ],
 )
 def test_wrong_type_or_choice_fails_before_any_task(tmp_path, role, bad_vars, named):

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from fleet_helpers import HOSTS, PROJECT, ansible, playbook, recap, show
 
-# Planted in the scenario's inventory (host_vars/paddleocr-fleet-2.yml, group_vars/all/sandbox.yml) and
+# Planted in the scenario's inventory (host_vars/paddleocr-fleet-2.yml and -lb.yml, group_vars/all/sandbox.yml) and
 # prepare.yml: none may appear in any output.
 EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))
-SECRETS = ["fleet-basic-auth-s3cret", "pip-index-s3cret"]
+SECRETS = ["fleet-basic-auth-s3cret", "pip-index-s3cret", "fleet-lb-client-s3cret"]
 
 
 def tls_key_lines() -> list[str]:
@@ -74,8 +74,8 @@ def test_check_diff_on_the_converged_fleet_changes_nothing_and_prints_no_secret(
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, show(proc)
     counters = recap(proc.stdout)
-    assert set(counters) >= set(HOSTS), counters
-    for host in HOSTS:
+    assert set(counters) >= {*HOSTS, "paddleocr-fleet-lb"}, counters
+    for host in [*HOSTS, "paddleocr-fleet-lb"]:
         assert counters[host]["changed"] == 0 and counters[host]["failed"] == 0, (host, counters, show(proc))
     # The check still asked each host for real OCR.
     assert len(re.findall(r"recognised \[.*PaddleOCR fleet", output)) >= 3, show(proc)

@@ -1,0 +1,75 @@
+"""The units' readiness gate (roles/paddleocr_service/files/paddleocr-ready) against a real HTTP server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from paddleocr_fleet import PROJECT_ROOT
+
+GATE = PROJECT_ROOT / "roles/paddleocr_service/files/paddleocr-ready"
+PROBE = PROJECT_ROOT / "roles/paddleocr_service/files/probe.png"
+
+
+def serving(answer: dict):
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def gate(server: ThreadingHTTPServer, env: dict | None = None) -> subprocess.CompletedProcess:
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    return subprocess.run([sys.executable, str(GATE), "--probe", str(PROBE), url], capture_output=True, text=True,
+                          timeout=30, env=env, check=False)
+
+
+def test_gate_passes_once_the_probe_is_read():
+    server = serving({"msg": "", "results": [[{"text": "Ready", "confidence": 0.99, "text_region": []}]],
+                      "status": "000"})
+    try:
+        assert gate(server).returncode == 0
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("answer", "named"),
+    [
+        ({"msg": "index 6625 is out of bounds", "results": "", "status": "101"}, "status 101: index 6625"),
+        ({"msg": "", "results": [[]], "status": "000"}, "no text read from the probe image"),
+    ],
+)
+def test_gate_fails_soon_when_a_loaded_instance_keeps_answering_wrongly(answer, named):
+    """A broken model set answers, but never with text: the unit fails now, not at TimeoutStartSec."""
+    server = serving(answer)
+    try:
+        result = gate(server)
+    finally:
+        server.shutdown()
+    assert result.returncode == 1
+    assert named in result.stderr and "5 times in a row" in result.stderr
+
+
+def test_gate_fails_at_once_when_nothing_answers_and_the_container_exited():
+    result = subprocess.run([sys.executable, str(GATE), "--probe", str(PROBE), "http://127.0.0.1:9/"],
+                            capture_output=True, text=True, timeout=30, env={"MAINPID": "999999999"}, check=False)
+    assert result.returncode == 1
+    assert "the container exited" in result.stderr
