@@ -50,7 +50,7 @@ lint: bootstrap
 	yamllint --strict .
 	ansible-lint --profile production
 	ruff check src tests molecule bench playbooks/filter_plugins roles/*/filter_plugins roles/paddleocr_image/files \
-		roles/paddleocr_service/files/paddleocr-ready
+		roles/paddleocr_service/files/paddleocr-ready roles/paddleocr_lb/files/paddleocr-lb-server
 
 syntax: bootstrap
 	ansible-playbook --syntax-check site.yml playbooks/*.yml

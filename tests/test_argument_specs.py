@@ -108,3 +108,17 @@ def test_driver_branch_too_old_for_the_flavour_fails_before_any_change(tmp_path)
             "Fix: set gpu_matrix_driver_branch to 560 or newer, or gpu_matrix_paddle_flavour to cu118.") in result.stdout
     assert "Nothing was changed." in result.stdout
     assert "changed=0" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [{"paddleocr_proxy_basic_auth_users": [{"name": "ocr", "password": "x"}]},
+     {"paddleocr_proxy_tls_cert_file": "/etc/ssl/ocr.pem"},
+     {"paddleocr_proxy_allowed_cidrs": ["10.0.0.0/8"]}],
+)
+def test_access_settings_without_the_proxy_fail_before_any_change(tmp_path, setting):
+    """Fail closed: an access setting is never silently ignored by a layout that publishes the API directly."""
+    result = run_role(tmp_path, "paddleocr_service", {**setting, "paddleocr_service_behind_proxy": False})
+    assert result.returncode != 0
+    assert f"{next(iter(setting))} set, but paddleocr_service_behind_proxy is false" in result.stdout
+    assert "changed=0" in result.stdout

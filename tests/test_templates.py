@@ -132,3 +132,22 @@ def test_settings_given_as_strings_reach_the_engine_as_numbers_and_flags(tmp_pat
     init = config["modules_info"]["ocr_system"]["init_args"]
     assert init["rec_batch_num"] == 8 and init["det_limit_side_len"] == 1280 and init["use_angle_cls"] is False
     assert config["workers"] == 2
+
+
+def test_containers_are_hardened_by_default(tmp_path):
+    files = render(tmp_path, {"ansible_facts": {"memtotal_mb": 16000}, "paddleocr_service_instances": 2,
+                              "paddleocr_service_behind_proxy": True})
+    for unit in ("single.service", "template.service"):
+        text = files[unit]
+        for flag in ("--cap-drop ALL", "--read-only", "--tmpfs /tmp:rw,nosuid,nodev,size=256m",
+                     "--tmpfs /var/lib/paddleocr:rw,nosuid,nodev,size=256m,uid=10001,gid=10001",
+                     "--pids-limit 1024", "--security-opt no-new-privileges"):
+            assert flag in text, (unit, flag)
+        # 80 % of the host's memory shared by the two instances.
+        assert "--memory 6400m" in text, unit
+
+
+def test_access_settings_put_a_single_instance_behind_the_proxy(tmp_path):
+    files = render(tmp_path, {"paddleocr_proxy_allowed_cidrs": ["10.0.0.0/8"]})
+    layout = json.loads(files["instances.json"])
+    assert [instance["unit"] for instance in layout["instances"]] == ["paddleocr@0"]

@@ -64,3 +64,20 @@ def test_bad_image_gets_error_envelope_and_service_stays_up(host):
     assert answer["status"] != "000"
     assert "not a decodable image" in answer["msg"]
     assert host.service("paddleocr").is_running
+
+
+def test_the_running_container_is_hardened(host):
+    inspect = json.loads(host.check_output("docker inspect paddleocr"))[0]
+    config, container_host = inspect["Config"], inspect["HostConfig"]
+    assert config["User"] not in ("", "0", "root")
+    assert container_host["CapDrop"] == ["ALL"] and not container_host["CapAdd"]
+    assert container_host["ReadonlyRootfs"] is True
+    assert set(container_host["Tmpfs"]) == {"/tmp", "/var/lib/paddleocr"}
+    assert container_host["PidsLimit"] == 1024
+    assert "no-new-privileges" in container_host["SecurityOpt"]
+    memtotal_kib = int(host.check_output("awk '/MemTotal/ {print $2}' /proc/meminfo"))
+    assert 0 < container_host["Memory"] <= memtotal_kib * 1024 * 0.8 + 2**20
+    # Nothing in the image can be written: the root filesystem refuses, /tmp takes it.
+    denied = host.run("docker exec paddleocr touch /opt/paddleocr/x")
+    assert denied.rc != 0 and "Read-only file system" in denied.stderr
+    host.run_test("docker exec paddleocr touch /tmp/x")

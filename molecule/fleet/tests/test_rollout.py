@@ -174,8 +174,8 @@ def test_rollout_to_one_host_fails_no_request():
     assert proc.returncode == 0, show(proc)
     assert_zero_failed(loop, "rollout to 1 host")
     assert "drain paddleocr-fleet-1" in proc.stdout and "enabled paddleocr-fleet-1" in proc.stdout, show(proc)
-    assert image_version("paddleocr-fleet-1") == "2"
-    assert image_version("paddleocr-fleet-2") == RELEASE_1
+    assert image_version("paddleocr-fleet-1") == "2" and running_versions("paddleocr-fleet-1") == ["2"]
+    assert image_version("paddleocr-fleet-2") == RELEASE_1 and running_versions("paddleocr-fleet-2") == [RELEASE_1]
     assert_every_host_serves()
 
 
@@ -186,6 +186,7 @@ def test_rollout_to_three_hosts_fails_no_request():
     assert proc.returncode == 0, show(proc)
     assert_zero_failed(loop, "rollout to 3 hosts")
     assert [image_version(host) for host in HOSTS] == ["3", "3", "3"]
+    assert [running_versions(host) for host in HOSTS] == [["3"], ["3"], ["3"]]
     assert_every_host_serves()
 
 
@@ -226,9 +227,16 @@ def test_a_release_that_crashes_is_rolled_back_without_a_failed_request():
 
 
 def test_a_release_that_reads_the_sample_wrongly_is_caught_by_the_ocr_check_and_rolled_back():
-    proc = failed_rollout(release("5", READS_WRONGLY), "release reading wrongly, rolled back")
+    """It also changes the layout (two instances behind a local nginx instead of one unit on 8866): the rollback
+    must put the single unit back and take the local proxy's site away, or port 8866 stays nginx's."""
+    proc = failed_rollout({**release("5", READS_WRONGLY), "paddleocr_service_instances": 2},
+                          "release reading wrongly, 2 instances behind nginx, rolled back")
     # It started and answered (the units' gate passed): the sample's expected text is what failed.
     assert re.search(r"expected \[.*paddleocr fleet.*\] in \[", proc.stdout, re.IGNORECASE), show(proc)
+    assert "item=paddleocr@1" in proc.stdout, "the new layout's units were not retired by the rollback"
+    server = on_host("paddleocr-fleet-1", "python3", "-c",
+                     "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8866/').headers['Server'])")
+    assert "gunicorn" in server, f"port 8866 is served by {server}, not the restored unit"
 
 
 def test_a_broken_model_set_is_rolled_back_with_the_previous_models(tmp_path: Path):
@@ -258,22 +266,24 @@ def test_a_rollout_killed_mid_host_is_recovered_by_running_it_again():
     env_args = ["-e", json.dumps(release("6")), "--limit", "paddleocr-fleet-1"]
     with ClientLoop() as loop:
         killed = ansible_popen(PROJECT / "playbooks/rolling_update.yml", *env_args)
-        output = []
+        output: list[str] = []
         for line in killed.stdout:
             output.append(line)
-            if "Restart the service on the new release" in line:
-                time.sleep(8)  # the service's tasks are under way on the host
+            # Killed right after the unit names the new image, before the handler restarts the container.
+            if "changed: [paddleocr-fleet-1]" in line and "Write the systemd unit" in "".join(output[-4:]):
                 break
         os.killpg(killed.pid, signal.SIGKILL)
         killed.wait()
-        # Nothing recorded, and the host is out of rotation.
+        # Nothing recorded, the container still on the old image, and the host out of rotation.
         assert deployed("paddleocr-fleet-1") == recorded, "".join(output)[-3000:]
+        assert running_versions("paddleocr-fleet-1") != ["6"], "".join(output)[-3000:]
         assert balancer_status()["paddleocr-fleet-1"] != "UP", balancer_status()
+        # Run again: no file changes any more, but the container runs another image than its unit names.
         proc, seconds = rollout(release("6"), limit="paddleocr-fleet-1")
     FIGURES.append(f"ROLLOUT WALL TIME re-run after a killed rollout: {seconds:.1f} s")
     assert proc.returncode == 0, show(proc)
     assert_zero_failed(loop, "rollout killed mid-host, then run again")
-    assert image_version("paddleocr-fleet-1") == "6"
+    assert image_version("paddleocr-fleet-1") == "6" and running_versions("paddleocr-fleet-1") == ["6"]
     assert_every_host_serves()
 
 
