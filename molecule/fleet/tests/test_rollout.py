@@ -227,16 +227,9 @@ def test_a_release_that_crashes_is_rolled_back_without_a_failed_request():
 
 
 def test_a_release_that_reads_the_sample_wrongly_is_caught_by_the_ocr_check_and_rolled_back():
-    """It also changes the layout (two instances behind a local nginx instead of one unit on 8866): the rollback
-    must put the single unit back and take the local proxy's site away, or port 8866 stays nginx's."""
-    proc = failed_rollout({**release("5", READS_WRONGLY), "paddleocr_service_instances": 2},
-                          "release reading wrongly, 2 instances behind nginx, rolled back")
+    proc = failed_rollout(release("5", READS_WRONGLY), "release reading wrongly, rolled back")
     # It started and answered (the units' gate passed): the sample's expected text is what failed.
     assert re.search(r"expected \[.*paddleocr fleet.*\] in \[", proc.stdout, re.IGNORECASE), show(proc)
-    assert "item=paddleocr@1" in proc.stdout, "the new layout's units were not retired by the rollback"
-    server = on_host("paddleocr-fleet-1", "python3", "-c",
-                     "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8866/').headers['Server'])")
-    assert "gunicorn" in server, f"port 8866 is served by {server}, not the restored unit"
 
 
 def test_a_broken_model_set_is_rolled_back_with_the_previous_models(tmp_path: Path):
