@@ -18,12 +18,13 @@ for flavour in $("$PY" -c 'import sys, yaml; print(" ".join(yaml.safe_load(open(
     --report "$work/$flavour.json" "${specs[@]}" 2> >(grep -v "^WARNING: Location" >&2)
   {
     echo "# CUDA libraries of the Paddle GPU flavour $flavour, pinned: written by \`make locks\` (scripts/cuda-locks.sh)"
-    echo "# from the compatibility matrix (roles/gpu_matrix/vars/main.yml). Installed with --no-deps beside requirements.lock."
+    echo "# from the compatibility matrix (roles/gpu_matrix/vars/main.yml). Installed with --no-deps --require-hashes beside requirements.lock."
     "$PY" -c '
 import json, sys
 report = json.load(open(sys.argv[1]))
 for name, version in sorted((i["metadata"]["name"], i["metadata"]["version"]) for i in report["install"]):
     print(f"{name}=={version}")' "$work/$flavour.json"
   } >"$OUT_DIR/cuda-$flavour.lock"
-  echo "$OUT_DIR/cuda-$flavour.lock: $(grep -vc '^#' "$OUT_DIR/cuda-$flavour.lock") packages"
 done
+# Every file's sha256 from the index, for pip install --require-hashes (requirements.lock too).
+"${PY%python}paddleocr-hash-lock" "$OUT_DIR/requirements.lock" "$OUT_DIR"/cuda-*.lock

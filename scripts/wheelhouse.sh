@@ -32,9 +32,14 @@ fi
 # Into a new directory, taking what the old one has: wheels a lock no longer lists do not linger.
 fresh=$(mktemp -d "$CACHE_DIR/wheelhouse.new.XXXXXX")
 trap 'rm -rf "$fresh"' EXIT
-if ! "$PIP" wheel --quiet --no-deps --no-index --find-links "$WHEELHOUSE" -w "$fresh" -r "$LOCK" -r "$CUDA_LOCK" "$PADDLE" "${GPU_STANDIN[@]}" 2>/dev/null; then
+# Two steps, as the image installs them: the hash-pinned locks (pip checks every file's hash), then Paddle.
+wheels() {
+  "$PIP" wheel --quiet --no-deps "$@" --find-links "$WHEELHOUSE" -w "$fresh" -r "$LOCK" -r "$CUDA_LOCK" \
+    && "$PIP" wheel --quiet --no-deps "$@" --find-links "$WHEELHOUSE" -w "$fresh" "$PADDLE" "${GPU_STANDIN[@]}"
+}
+if ! wheels --no-index 2>/dev/null; then
   echo "== fetching wheels into $WHEELHOUSE (once)"
-  "$PIP" wheel --quiet --no-deps --find-links "$WHEELHOUSE" -w "$fresh" -r "$LOCK" -r "$CUDA_LOCK" "$PADDLE" "${GPU_STANDIN[@]}"
+  wheels
 fi
 echo "$want" >"$fresh/.complete"
 chmod 755 "$fresh"

@@ -78,6 +78,9 @@ def test_wrong_type_or_choice_fails_before_any_task(tmp_path, role, bad_vars, na
         ({"paddleocr_image_delivery": "registry"}, "registry delivery needs paddleocr_image_registry"),
         ({"paddleocr_image_delivery": "archive", "paddleocr_image_build_host": "build-01"},
          "archive delivery needs the controller"),
+        # One index per package source: an extra index beside another is dependency confusion.
+        ({"paddleocr_image_pip_extra_index_url": "https://pypi.internal/simple/"},
+         "paddleocr_image_pip_extra_index_url is not read any more"),
     ],
 )
 def test_inconsistent_image_delivery_fails_before_any_build(tmp_path, bad_vars, message):
@@ -92,6 +95,16 @@ def test_unknown_model_set_fails_before_download(tmp_path):
     assert result.returncode != 0
     assert "unknown sets ['ppocrv9-mobile']" in result.stdout
     assert "Download the archives" not in result.stdout
+    assert "changed=0" in result.stdout
+
+
+def test_a_first_fetch_without_a_recorded_checksum_fails_by_default_and_names_the_way(tmp_path):
+    empty_lock = tmp_path / "models.lock.yml"
+    empty_lock.write_text("archives: {}\n")
+    result = run_role(tmp_path, "paddleocr_models", {"paddleocr_models_lock_file": str(empty_lock)})
+    assert result.returncode != 0
+    assert "downloads are verified (paddleocr_models_require_checksum, default true)" in result.stdout
+    assert "make models-lock SETS=ppocrv4-mobile" in result.stdout
     assert "changed=0" in result.stdout
 
 

@@ -10,6 +10,7 @@ import yaml
 from packaging.requirements import Requirement
 
 from paddleocr_fleet import PROJECT_ROOT
+from paddleocr_fleet.pinning import pins
 
 ROLE = PROJECT_ROOT / "roles" / "gpu_matrix"
 _spec = importlib.util.spec_from_file_location("gpu_matrix", ROLE / "filter_plugins" / "gpu_matrix.py")
@@ -69,11 +70,11 @@ def test_unknown_entries_are_named(branch, flavour, says):
 @pytest.mark.parametrize("flavour", sorted(FLAVOURS))
 def test_cuda_lock_pins_every_package_the_matrix_asks_for(flavour):
     lock = PROJECT_ROOT / "roles" / "paddleocr_image" / "files" / f"cuda-{flavour}.lock"
-    pins = dict(line.split("==") for line in lock.read_text().splitlines() if line and not line.startswith("#"))
+    pinned = dict(pins(lock.read_text()))
     for spec in FLAVOURS[flavour]["packages"]:
         requirement = Requirement(spec)
-        assert requirement.name in pins, f"{lock.name} lacks {spec}: run make locks"
-        assert requirement.specifier.contains(pins[requirement.name]), f"{lock.name}: {pins[requirement.name]} not {spec}"
+        assert requirement.name in pinned, f"{lock.name} lacks {spec}: run make locks"
+        assert requirement.specifier.contains(pinned[requirement.name]), f"{lock.name}: {pinned[requirement.name]} not {spec}"
 
 
 @pytest.mark.parametrize("flavour", sorted(FLAVOURS))

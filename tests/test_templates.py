@@ -54,6 +54,8 @@ def test_cpu_single_instance_publishes_the_api_port_without_gpus(tmp_path):
     assert init["use_gpu"] is False and init["enable_mkldnn"] is True
     assert init["det_model_dir"] == "/models/current/det" and init["models_version"] == "a-b-c"
     assert config["workers"] == 1 and config["use_gpu"] is False
+    assert config["labels"] == {"image": "paddleocr-fleet/hubserving:0123456789ab", "model_set": "ppocrv4-mobile",
+                                "models_version": "a-b-c"}
 
 
 @pytest.mark.parametrize("gpus", [[0], [2, 3]])

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from paddleocr_fleet import PROJECT_ROOT
+from paddleocr_fleet.pinning import pins
 from paddleocr_fleet.testing import docker0_address
 
 BIN = Path(sys.executable).parent
@@ -107,7 +108,7 @@ def test_driver_library_comes_from_the_host_not_the_image(probe):
 
 def test_cuda_lock_in_the_image_is_the_flavours(built):
     lock = (PROJECT_ROOT / "roles/paddleocr_image/files" / f"cuda-{built['gpu_matrix']['flavour']}.lock").read_text()
-    pinned = {line.strip() for line in lock.splitlines() if line.strip() and not line.startswith("#")}
+    pinned = {f"{name}=={version}" for name, version in pins(lock)}
     frozen = subprocess.run(["docker", "run", "--rm", "--entrypoint", "pip", built["image"], "freeze"],
                             capture_output=True, text=True, timeout=300, check=True).stdout.split()
     assert pinned <= set(frozen)

@@ -16,6 +16,7 @@ import os
 import pytest
 import requests
 
+from paddleocr_fleet.pinning import pins
 from paddleocr_fleet.samples import load_samples
 
 URL = os.environ.get("PADDLEOCR_TEST_URL", "http://127.0.0.1:18867")
@@ -131,7 +132,48 @@ def test_every_package_in_the_image_lock_is_imported_by_the_started_service(host
     assert run.rc == 0, run.stderr[-2000:]
     loaded = {normalise(name) for name in json.loads(run.stdout.strip().splitlines()[-1])}
     lock = host.run("docker exec paddleocr cat /opt/paddleocr/requirements.lock").stdout
-    locked = {normalise(line.split("==")[0]) for line in lock.splitlines() if line and not line.startswith("#")}
+    locked = {normalise(name) for name, _ in pins(lock)}
     assert locked - loaded == set(), f"in the lock but never imported: {sorted(locked - loaded)}"
     assert loaded - locked <= {"paddlepaddle", "pip", "setuptools"}, f"imported but not locked: {sorted(loaded - locked)}"
     assert "paddlehub" not in loaded and not {"opencv-python", "opencv-contrib-python"} & loaded
+
+
+# Operators' routes beside HubServing's: liveness, readiness, and Prometheus metrics that count what clients sent.
+def test_health_and_readiness_answer_like_paddleocr_3_serving():
+    for route, message in (("/health", "Healthy"), ("/ready", "Ready")):
+        answer = requests.get(URL + route, timeout=30)
+        assert answer.status_code == 200 and answer.json()["errorCode"] == 0, answer.text
+        assert answer.json()["errorMsg"] == message and answer.json()["logId"]
+
+
+def metric_values(text: str) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("paddleocr_"):
+            series, value = line.rsplit(" ", 1)
+            values[series] = float(value)
+    return values
+
+
+def test_metrics_count_every_request_by_status():
+    requests_000 = 'paddleocr_requests_total{module="ocr_system",status="000"}'
+    requests_101 = 'paddleocr_requests_total{module="ocr_system",status="101"}'
+    requests_112 = 'paddleocr_requests_total{module="ocr_system",status="112"}'
+    images = 'paddleocr_images_total{module="ocr_system"}'
+    timed = 'paddleocr_request_duration_seconds_count{module="ocr_system"}'
+    before = metric_values(requests.get(f"{URL}/metrics", timeout=30).text)
+    for _ in range(3):
+        assert requests.post(PREDICT, json={"images": [SAMPLE_B64, SAMPLE_B64]}, timeout=120).json()["status"] == "000"
+    for _ in range(2):
+        assert requests.post(PREDICT, json={"images": ["!!"]}, timeout=60).json()["status"] == "101"
+    assert requests.post(PREDICT, data=b"images=abc", timeout=60,
+                         headers={"Content-Type": "application/x-www-form-urlencoded"}).json()["status"] == "112"
+    answer = requests.get(f"{URL}/metrics", timeout=30)
+    assert answer.headers["Content-Type"].startswith("text/plain")
+    after = metric_values(answer.text)
+    delta = {name: after.get(name, 0.0) - before.get(name, 0.0) for name in (requests_000, requests_101, requests_112,
+                                                                              images, timed)}
+    assert delta == {requests_000: 3, requests_101: 2, requests_112: 1, images: 6, timed: 6}, delta
+    assert after["paddleocr_requests_in_flight"] == 0
+    [release] = [series for series in after if series.startswith("paddleocr_release_info{")]
+    assert 'model_set="ppocrv4-mobile"' in release and 'image="' in release and after[release] == 1

@@ -62,6 +62,12 @@ def show(proc: subprocess.CompletedProcess) -> str:
     return proc.stdout[-6000:] + proc.stderr[-2000:]
 
 
+def on_host(host: str, *command: str, stdin: str | None = None) -> str:
+    """A command run on a sandbox host as root, for what the tests inspect or stage there (not the deploy path)."""
+    return subprocess.run(["docker", "exec", *(["-i"] if stdin is not None else []), host, *command], input=stdin,
+                          capture_output=True, text=True, check=True).stdout
+
+
 def assert_fleet_reads_sample() -> None:
     results = check_endpoints(list(ENDPOINTS.values()), load_samples(), timeout=120, verify=False)
     for result in results:

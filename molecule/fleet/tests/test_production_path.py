@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from fleet_helpers import HOSTS, PROJECT, ansible, playbook, recap, show
+from fleet_helpers import HOSTS, PROJECT, ansible, on_host, playbook, recap, show
 
 # Planted in the scenario's inventory (host_vars/paddleocr-fleet-2.yml and -lb.yml, group_vars/all/sandbox.yml) and
 # prepare.yml: none may appear in any output.
@@ -81,6 +81,23 @@ def test_check_diff_on_the_converged_fleet_changes_nothing_and_prints_no_secret(
     assert len(re.findall(r"recognised \[.*PaddleOCR fleet", output)) >= 3, show(proc)
     for secret in SECRETS + tls_key_lines():
         assert secret not in output, f"a planted secret is in the --check --diff output: {secret[:12]}..."
+
+
+def test_pip_credentials_are_in_no_layer_history_or_setting_of_the_image():
+    """The build got an index URL with credentials (group_vars/all/sandbox.yml): the image the registry served
+    to a host keeps no trace of it, in its history (where the ARGs of RUN steps appear) or its settings, and
+    the build host's cache no longer holds the install stage whose ARGs carried it."""
+    image = json.loads(on_host("paddleocr-fleet-1", "cat", "/etc/paddleocr/release.json"))["image"]
+    history = on_host("paddleocr-fleet-1", "docker", "history", "--no-trunc", "--format", "{{ .CreatedBy }}", image)
+    inspect = on_host("paddleocr-fleet-1", "docker", "image", "inspect", image)
+    assert "/opt/venv" in history, "the venv comes from the install stage"
+    for secret in SECRETS:
+        assert secret not in history and secret not in inspect, secret
+    assert "PIP_INDEX_URL" not in history and "PIP_FIND_LINKS" not in history + inspect
+    install_stage = subprocess.run(["docker", "image", "ls", "--all", "--quiet", "--filter",
+                                    "label=org.paddleocr-fleet.build-stage=install"],
+                                   capture_output=True, text=True, check=True).stdout.split()
+    assert install_stage == [], f"the build host still caches the install stage: {install_stage}"
 
 
 def test_tags_verify_alone_checks_the_fleet_and_changes_nothing():

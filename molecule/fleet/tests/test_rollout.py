@@ -26,6 +26,7 @@ from fleet_helpers import (
     ClientLoop,
     ansible_invocation,
     assert_fleet_reads_sample,
+    on_host,
     playbook,
     recap,
     show,
@@ -57,10 +58,6 @@ def rollout(extra: dict, *args: str, limit: str | None = None) -> tuple[subproce
     proc = playbook(PROJECT / "playbooks/rolling_update.yml", "-e", json.dumps(extra), *args,
                     *(["--limit", limit] if limit else []))
     return proc, time.monotonic() - started
-
-
-def on_host(host: str, *command: str) -> str:
-    return subprocess.run(["docker", "exec", host, *command], capture_output=True, text=True, check=True).stdout
 
 
 def deployed(host: str) -> dict:

@@ -8,6 +8,10 @@ port, workers) plus our keys: bind, timeout, max_request_bytes. What clients see
 `hub serving start` (paddlehub/serving/app_compat.py), byte for byte: the routes, the envelope (keys
 sorted by Flask's JSON provider: msg, results, status), its statuses and messages, HTTP 200 for
 errors. Request-level errors (not JSON, body too large, unknown route) are answered in the envelope too.
+
+Beside HubServing's routes, for operators: GET /health (liveness, PaddleOCR 3.x serving's answer), GET /ready
+(every module loaded and its warm-up inference done) and GET /metrics (Prometheus, every gunicorn worker
+of this instance summed through prometheus_client's multiprocess mode).
 """
 
 from __future__ import annotations
@@ -16,11 +20,15 @@ import argparse
 import importlib.util
 import json
 import logging
+import os
+import shutil
+import time
 import traceback
+import uuid
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from gunicorn.app.base import BaseApplication
 from werkzeug.exceptions import HTTPException
 
@@ -43,8 +51,68 @@ INDEX_PAGE = (
 )
 
 
+METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+DEFAULT_METRICS_DIR = "/tmp/paddleocr-metrics"
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+
 def envelope(status: str, msg: str, results: Any) -> dict[str, Any]:
     return {"status": status, "msg": msg, "results": results}
+
+
+def answer(status: str, msg: str, results: Any) -> Response:
+    """A HubServing envelope; its status is what /metrics counts the request under."""
+    g.hub_status = status
+    return jsonify(envelope(status, msg, results))
+
+
+def health_answer(code: int, message: str) -> tuple[Response, int]:
+    """PaddleOCR 3.x serving's answer shape (errorCode 0 when fine), so its clients' health checks work too."""
+    return jsonify({"logId": str(uuid.uuid4()), "errorCode": 0 if code == 200 else code, "errorMsg": message}), code
+
+
+class Metrics:
+    """The instance's Prometheus metrics. Every gunicorn worker writes its own files under
+    PROMETHEUS_MULTIPROC_DIR (prepared by main) and /metrics sums them, so any worker answers for all."""
+
+    def __init__(self, labels: dict[str, str]) -> None:
+        from prometheus_client import Counter, Gauge, Histogram
+
+        self.requests = Counter(
+            "paddleocr_requests", "OCR requests answered, by module and HubServing status (000 = read)",
+            ["module", "status"])
+        self.duration = Histogram(
+            "paddleocr_request_duration_seconds", "Time from request to answer", ["module"], buckets=LATENCY_BUCKETS)
+        self.images = Counter("paddleocr_images", "Images read in requests answered with status 000", ["module"])
+        self.in_flight = Gauge("paddleocr_requests_in_flight", "Requests being answered now",
+                               multiprocess_mode="livesum")
+        self.gpu_memory = Gauge("paddleocr_gpu_memory_reserved_bytes",
+                                "GPU memory Paddle holds, summed over this instance's workers (GPU images only)",
+                                multiprocess_mode="livesum")
+        release = Gauge("paddleocr_release_info", "The release this instance serves: image, model set, models",
+                        sorted(labels), multiprocess_mode="max")
+        release.labels(**labels).set(1)
+
+    @staticmethod
+    def exposition() -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def warm_up(modules: dict[str, Any]) -> str | None:
+    """Run each module's tiny warm-up inference; the error that keeps the instance from being ready, if any."""
+    for name, (module, _) in modules.items():
+        if not hasattr(module, "warm_up"):
+            continue
+        try:
+            module.warm_up()
+        except Exception as err:  # noqa: BLE001 - /ready reports it; requests still get their own envelope
+            LOG.error("module %s failed its warm-up inference: %s", name, err)
+            return f"module {name} failed its warm-up inference: {err}"
+    return None
 
 
 def load_module(name: str, init_args: dict[str, Any]) -> Any:
@@ -66,6 +134,8 @@ def create_app(config: dict[str, Any]) -> Flask:
     }
     # Flask's default JSON provider, as HubServing ran on it: ASCII escapes (PaddleHub's JSON_AS_ASCII=False
     # is ignored since Flask 2.3), sorted keys, compact.
+    not_ready = warm_up(modules)
+    metrics = Metrics({key: str(value) for key, value in (config.get("labels") or {}).items()})
     app = Flask("paddleocr_fleet.serve")
     app.config["MAX_CONTENT_LENGTH"] = int(config.get("max_request_bytes", 32 * 1024 * 1024))
 
@@ -73,23 +143,62 @@ def create_app(config: dict[str, Any]) -> Flask:
     def index() -> str:
         return INDEX_PAGE
 
+    @app.get("/health")
+    def health() -> Any:
+        return health_answer(200, "Healthy")
+
+    @app.get("/ready")
+    def ready() -> Any:
+        return health_answer(503, not_ready) if not_ready else health_answer(200, "Ready")
+
+    @app.get("/metrics")
+    def metrics_page() -> Response:
+        return metrics.exposition()
+
+    @app.before_request
+    def start_clock() -> None:
+        if request.path.startswith("/predict/"):
+            g.started = time.perf_counter()
+            metrics.in_flight.inc()
+
+    @app.after_request
+    def count(response: Response) -> Response:
+        started = g.get("started")
+        if started is not None:
+            name = (request.view_args or {}).get("module_name")
+            module = name if name in modules else "unknown"
+            metrics.requests.labels(module, g.get("hub_status", "101")).inc()
+            metrics.duration.labels(module).observe(time.perf_counter() - started)
+            if g.get("images"):
+                metrics.images.labels(module).inc(g.images)
+        return response
+
+    @app.teardown_request
+    def leave(_error: BaseException | None) -> None:
+        if g.get("started") is not None:
+            metrics.in_flight.dec()
+
     @app.post("/predict/<module_name>")
     def predict(module_name: str) -> Any:
         if module_name not in modules:
-            return jsonify(envelope("111", f"Module {module_name} is not available.", ""))
+            return answer("111", f"Module {module_name} is not available.", "")
         inputs = request.json
         if inputs is None:
-            return jsonify(envelope("112", OUTDATED % module_name, ""))
+            return answer("112", OUTDATED % module_name, "")
         if not isinstance(inputs, dict):
-            return jsonify(envelope("112", NOT_AN_OBJECT, ""))
+            return answer("112", NOT_AN_OBJECT, "")
         module, predict_args = modules[module_name]
         args = {**predict_args, **inputs}
         try:
             output = module.serving_method(**args)
         except Exception as err:  # noqa: BLE001 - every engine error is the client's 101, as in HubServing
             LOG.error(traceback.format_exc())
-            return jsonify(envelope("101", str(err), ""))
-        return jsonify(envelope("000", "", output))
+            return answer("101", str(err), "")
+        g.images = len(output) if isinstance(output, list) else 0
+        gpu_memory = getattr(module, "gpu_memory_reserved_bytes", None)
+        if gpu_memory is not None and (reserved := gpu_memory()) is not None:
+            metrics.gpu_memory.set(reserved)
+        return answer("000", "", output)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:
@@ -101,7 +210,7 @@ def create_app(config: dict[str, Any]) -> Flask:
         else:
             message = f"{error.code} {error.name}: {error.description}"
         # HubServing answers its errors with HTTP 200 and the status in the envelope.
-        return jsonify(envelope(status, message, "")), 200
+        return answer(status, message, ""), 200
 
     return app
 
@@ -119,9 +228,24 @@ class HubServingApplication(BaseApplication):
         self.cfg.set("graceful_timeout", 20)
         self.cfg.set("preload_app", False)  # each worker loads its own predictor: paddle is not fork-safe
         self.cfg.set("accesslog", "-")
+        self.cfg.set("child_exit", forget_worker)
 
     def load(self) -> Flask:
         return create_app(self.hub_config)
+
+
+def forget_worker(_server: Any, worker: Any) -> None:
+    """gunicorn's child_exit hook: a dead worker's in-flight and GPU gauges stop counting."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def prepare_metrics_dir() -> None:
+    """An empty directory for the workers' metric files, named before prometheus_client is imported."""
+    path = os.environ.setdefault(METRICS_DIR_VARIABLE, DEFAULT_METRICS_DIR)
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path, mode=0o700)
 
 
 def main() -> None:
@@ -129,6 +253,7 @@ def main() -> None:
     parser.add_argument("--config", default="/etc/paddleocr/config.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
+    prepare_metrics_dir()
     with open(args.config, encoding="utf-8") as handle:
         HubServingApplication(json.load(handle)).run()
 

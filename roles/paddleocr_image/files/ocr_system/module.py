@@ -73,6 +73,8 @@ class OCRSystem:
             if not os.path.isfile(os.path.join(path, "inference.pdiparams")):
                 raise FileNotFoundError(f"model directory {path} has no inference.pdiparams")
         self.use_angle_cls = use_angle_cls
+        self.use_gpu = use_gpu
+        self.gpu_id = gpu_id
         self.max_image_bytes = max_image_bytes
         self.engine = PaddleOCR(
             det_model_dir=det_model_dir,
@@ -109,6 +111,23 @@ class OCRSystem:
                 ]
             )
         return results
+
+    def warm_up(self) -> None:
+        """One tiny inference on a drawn word: Paddle initialises lazily, and /ready means this ran."""
+        image = np.full((48, 200, 3), 255, dtype=np.uint8)
+        cv2.putText(image, "Ready 42", (8, 34), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (0, 0, 0), 2)
+        self.predict([image])
+
+    def gpu_memory_reserved_bytes(self) -> int | None:
+        """GPU memory Paddle's allocator holds in this process, for /metrics; None on CPU."""
+        if not self.use_gpu:
+            return None
+        import paddle
+
+        try:
+            return int(paddle.device.cuda.memory_reserved(self.gpu_id))
+        except (AttributeError, RuntimeError, ValueError):
+            return None
 
     def serving_method(self, images: Any = None, **_: Any) -> list[list[dict[str, Any]]]:
         if not isinstance(images, list) or not images:
