@@ -108,6 +108,17 @@ def test_a_first_fetch_without_a_recorded_checksum_fails_by_default_and_names_th
     assert "changed=0" in result.stdout
 
 
+@pytest.mark.parametrize(("role", "extra_vars", "named"), [
+    ("docker_engine", {"docker_engine_channel": "ce"}, "docker_engine_ce_gpg_key_checksum is empty"),
+    ("nvidia_container_toolkit", {}, "nvidia_container_toolkit_gpg_key_checksum is empty"),
+])
+def test_a_repository_key_without_its_checksum_fails_before_any_change(tmp_path, role, extra_vars, named):
+    result = run_role(tmp_path, role, extra_vars)
+    assert result.returncode != 0
+    assert named in result.stdout and "| sha256sum" in result.stdout
+    assert "changed=0" in result.stdout
+
+
 def test_unservable_active_set_fails(tmp_path):
     result = run_role(tmp_path, "paddleocr_models", {"paddleocr_model_sets": ["ppocrv5-mobile"]})
     assert result.returncode != 0
