@@ -132,10 +132,10 @@ def create_app(config: dict[str, Any]) -> Flask:
         name: (load_module(name, info["init_args"]), dict(info.get("predict_args") or {}))
         for name, info in config["modules_info"].items()
     }
-    # Flask's default JSON provider, as HubServing ran on it: ASCII escapes (PaddleHub's JSON_AS_ASCII=False
-    # is ignored since Flask 2.3), sorted keys, compact.
     not_ready = warm_up(modules)
     metrics = Metrics({key: str(value) for key, value in (config.get("labels") or {}).items()})
+    # Flask's default JSON provider, as HubServing ran on it: ASCII escapes (PaddleHub's JSON_AS_ASCII=False
+    # is ignored since Flask 2.3), sorted keys, compact.
     app = Flask("paddleocr_fleet.serve")
     app.config["MAX_CONTENT_LENGTH"] = int(config.get("max_request_bytes", 32 * 1024 * 1024))
 
