@@ -56,7 +56,7 @@ syntax: bootstrap
 	ansible-playbook --syntax-check site.yml playbooks/*.yml
 
 unit: bootstrap
-	pytest -q tests --ignore=tests/integration
+	pytest -q -n auto tests --ignore=tests/integration
 
 check: lint syntax unit
 

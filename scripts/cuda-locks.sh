@@ -26,5 +26,13 @@ for name, version in sorted((i["metadata"]["name"], i["metadata"]["version"]) fo
     print(f"{name}=={version}")' "$work/$flavour.json"
   } >"$OUT_DIR/cuda-$flavour.lock"
 done
-# Every file's sha256 from the index, for pip install --require-hashes (requirements.lock too).
+# Every file's sha256 from the index, for pip install --require-hashes (requirements.lock too), and those of
+# the role's default Paddle (CPU, from PyPI) for its Paddle step.
 "${PY%python}paddleocr-hash-lock" "$OUT_DIR/requirements.lock" "$OUT_DIR"/cuda-*.lock
+paddle=$(sed -n "s/^paddleocr_image_paddle_package: .* else '\(paddlepaddle==[^']*\)'.*/\1/p" roles/paddleocr_image/defaults/main.yml)
+{
+  echo "---"
+  echo "# sha256 of every file PyPI has for the Paddle releases the paddleocr_image role installs by default, by"
+  echo "# requirement: written by \`make locks\` (paddleocr-hash-lock --print). paddleocr_image_paddle_hashes adds others."
+  "${PY%python}paddleocr-hash-lock" --print "$paddle" | sed 1d
+} >"$OUT_DIR/paddle-hashes.yml"

@@ -81,6 +81,11 @@ def test_wrong_type_or_choice_fails_before_any_task(tmp_path, role, bad_vars, na
         # One index per package source: an extra index beside another is dependency confusion.
         ({"paddleocr_image_pip_extra_index_url": "https://pypi.internal/simple/"},
          "paddleocr_image_pip_extra_index_url is not read any more"),
+        # Paddle too is installed with --require-hashes: the GPU wheels' hashes come from the operator.
+        ({"paddleocr_profile": "gpu"},
+         "No sha256 for paddlepaddle-gpu==3.3.1: the image installs Paddle with pip --require-hashes"),
+        ({"paddleocr_image_paddle_extra_packages": ["astor>=0.8"], "paddleocr_image_paddle_hashes": {"astor>=0.8": ["aa"]}},
+         "No sha256 for astor>=0.8"),
     ],
 )
 def test_inconsistent_image_delivery_fails_before_any_build(tmp_path, bad_vars, message):

@@ -1,6 +1,7 @@
 """The image role picks one publisher per distinct release tag, on the controller, before any change:
 the same tag for every host with the same content, one build per profile, and no publisher for hosts
-that build for themselves. Runs the role's tag tasks on three local hosts with the role's defaults."""
+that build for themselves; the base image's ID is part of the tag. Runs the role's tag tasks in check mode on
+three local hosts with the role's defaults (the base is only looked for, in this machine's Docker engine)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from paddleocr_fleet import PROJECT_ROOT
 
@@ -21,7 +25,7 @@ PLAY = """
         tasks_from: tag.yml
     - ansible.builtin.debug:
         msg: "RELEASE {{ {'ref': paddleocr_image_ref, 'publisher': _paddleocr_image_publisher,
-                          'deliveries': _paddleocr_image_deliveries} | to_json }}"
+                          'deliveries': _paddleocr_image_deliveries, 'base_id': _paddleocr_image_base_id} | to_json }}"
 """
 
 
@@ -32,7 +36,8 @@ def releases(tmp_path: Path, inventory: str, extra_vars: dict) -> dict[str, dict
                ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
     extra = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, **extra_vars}
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "hosts.yml", "play.yml", "-e", json.dumps(extra)],
+        [str(Path(sys.executable).parent / "ansible-playbook"), "--check", "-i", "hosts.yml", "play.yml",
+         "-e", json.dumps(extra)],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=True,
     )
     last_task = json.loads(result.stdout)["plays"][0]["tasks"][-1]
@@ -69,3 +74,34 @@ def test_a_new_label_is_a_new_release_tag(tmp_path):
     before = releases(tmp_path, HOSTS, {})["ocr-1"]["ref"]
     after = releases(tmp_path, HOSTS, {"paddleocr_image_labels": {"org.opencontainers.image.version": "2"}})["ocr-1"]["ref"]
     assert before != after
+
+
+@pytest.fixture
+def two_bases():
+    """Two base images with distinct IDs (an empty filesystem imported twice: each import has its own date)."""
+    names = ["paddleocr-fleet/unit-base:one", "paddleocr-fleet/unit-base:two"]
+    ids = []
+    for name in names:
+        empty = subprocess.run(["tar", "-cf", "-", "-T", "/dev/null"], capture_output=True, check=True).stdout
+        ids.append(subprocess.run(["docker", "import", "-", name], input=empty, capture_output=True, check=True)
+                   .stdout.decode().strip())
+        time.sleep(1.1)
+    yield dict(zip(names, ids))
+    subprocess.run(["docker", "rmi", *names], capture_output=True, check=False)
+
+
+def test_the_base_images_id_is_part_of_the_tag(tmp_path, two_bases):
+    (one, one_id), (two, two_id) = two_bases.items()
+    first = releases(tmp_path, HOSTS, {"paddleocr_image_base": one})
+    assert {release["base_id"] for release in first.values()} == {one_id}
+    assert releases(tmp_path, HOSTS, {"paddleocr_image_base": one})["ocr-1"]["ref"] == first["ocr-1"]["ref"]
+    other = releases(tmp_path, HOSTS, {"paddleocr_image_base": two})
+    assert other["ocr-1"]["base_id"] == two_id and other["ocr-1"]["ref"] != first["ocr-1"]["ref"]
+    built_here = releases(tmp_path, HOSTS, {"paddleocr_image_base": two, "paddleocr_image_delivery": "build_on_host"})
+    assert {release["base_id"] for release in built_here.values()} == {two_id}
+
+
+def test_a_missing_base_still_gets_a_tag_in_a_dry_run(tmp_path):
+    found = releases(tmp_path, HOSTS, {"paddleocr_image_base": "paddleocr-fleet/no-such-base:none"})
+    assert {release["base_id"] for release in found.values()} == {""}
+    assert len({release["ref"] for release in found.values()}) == 1

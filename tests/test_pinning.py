@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+import yaml
 
 from paddleocr_fleet import PROJECT_ROOT
-from paddleocr_fleet.pinning import hash_lock, pins, release_hashes
+from paddleocr_fleet.pinning import hash_lock, hash_table, html_files, pins, release_hashes
 
 LOCKS = sorted((PROJECT_ROOT / "roles" / "paddleocr_image" / "files").glob("*.lock"))
 FILES = [
@@ -46,3 +49,28 @@ def test_every_package_of_the_image_locks_has_its_hashes(lock):
     for n, line in enumerate(blocks):
         if line in requirements:
             assert line.endswith(" \\") and blocks[n + 1].strip().startswith("--hash=sha256:"), f"{lock.name}: {line}"
+
+
+def test_a_pep_503_page_gives_the_files_whose_links_carry_a_sha256():
+    page = ('<a href="https://paddle-whl.example/cu126/paddlepaddle_gpu-3.3.1-cp311-cp311-linux_x86_64.whl#sha256='
+            + "AB" * 32 + '">x</a>\n<a href="paddlepaddle_gpu-3.3.1-cp312-cp312-linux_x86_64.whl#md5=00">y</a>\n'
+            '<a href="../paddlepaddle_gpu-3.3.0-cp311-cp311-linux_x86_64.whl#sha256=' + "cd" * 32 + '">z</a>')
+    files = html_files(page)
+    assert files == [
+        {"filename": "paddlepaddle_gpu-3.3.1-cp311-cp311-linux_x86_64.whl", "hashes": {"sha256": "ab" * 32}},
+        {"filename": "paddlepaddle_gpu-3.3.0-cp311-cp311-linux_x86_64.whl", "hashes": {"sha256": "cd" * 32}},
+    ]
+    assert release_hashes(files, "paddlepaddle-gpu", "3.3.1") == ["ab" * 32]
+
+
+def test_the_printed_table_is_the_paddle_hashes_variable_and_takes_exact_pins_only():
+    assert hash_table(["paddlepaddle-gpu==3.3.1"], lambda name, version: ["aa"]) == {"paddlepaddle-gpu==3.3.1": ["aa"]}
+    with pytest.raises(ValueError, match="astor>=0.8: give an exact pin"):
+        hash_table(["astor>=0.8"], lambda name, version: ["aa"])
+
+
+def test_the_roles_cpu_paddle_default_has_its_hashes():
+    files = PROJECT_ROOT / "roles" / "paddleocr_image"
+    default = re.search(r"else '(paddlepaddle==[^']+)'", (files / "defaults" / "main.yml").read_text()).group(1)
+    known = yaml.safe_load((files / "files" / "paddle-hashes.yml").read_text())
+    assert len(known[default]) >= 2 and all(re.fullmatch(r"[0-9a-f]{64}", digest) for digest in known[default])

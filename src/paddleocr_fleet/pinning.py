@@ -3,19 +3,24 @@ release, so the build installs them with `pip install --require-hashes` and a fi
 mirror fails the build instead of entering the image.
 
     paddleocr-hash-lock roles/paddleocr_image/files/requirements.lock roles/paddleocr_image/files/cuda-*.lock
+    paddleocr-hash-lock --print paddlepaddle-gpu==3.3.1 \
+        --index-url https://www.paddlepaddle.org.cn/packages/stable/cu126/
 
-Hashes come from the index's simple API in JSON (PEP 691), PyPI by default; the lock is rewritten in place,
-comments kept, earlier hashes replaced.
+Hashes come from the index's simple API (PEP 691 JSON, or PEP 503 HTML with #sha256= links), PyPI by
+default; a lock is rewritten in place, comments kept, earlier hashes replaced. --print writes the hashes of
+the given requirements as YAML instead, the form of the paddleocr_image role's paddleocr_image_paddle_hashes.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import requests
+import yaml
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -28,6 +33,7 @@ from packaging.version import InvalidVersion, Version
 PYPI_SIMPLE = "https://pypi.org/simple/"
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\;]+)")
+HTML_LINK = re.compile(r'href="([^"#]*/)?([^"/#]+)#sha256=([0-9a-fA-F]{64})"')
 
 
 def pins(lock_text: str) -> list[tuple[str, str]]:
@@ -59,12 +65,22 @@ def release_hashes(files: Iterable[dict], name: str, version: str) -> list[str]:
     return hashes
 
 
+def html_files(page: str) -> list[dict]:
+    """A PEP 503 project page's files, in PEP 691's form: only links that carry a #sha256= fragment."""
+    return [{"filename": filename, "hashes": {"sha256": digest.lower()}}
+            for _, filename, digest in HTML_LINK.findall(page)]
+
+
 def index_hashes(index_url: str, session: requests.Session) -> Callable[[str, str], list[str]]:
     def hashes_of(name: str, version: str) -> list[str]:
         url = f"{index_url.rstrip('/')}/{canonicalize_name(name)}/"
-        answer = session.get(url, headers={"Accept": SIMPLE_JSON}, timeout=60)
+        answer = session.get(url, headers={"Accept": f"{SIMPLE_JSON}, text/html;q=0.1"}, timeout=60)
         answer.raise_for_status()
-        return release_hashes(answer.json()["files"], name, version)
+        if answer.headers.get("Content-Type", "").startswith(SIMPLE_JSON):
+            files = answer.json()["files"]
+        else:
+            files = html_files(answer.text)
+        return release_hashes(files, name, version)
 
     return hashes_of
 
@@ -86,13 +102,39 @@ def hash_lock(lock_text: str, hashes_of: Callable[[str, str], list[str]]) -> str
     return "\n".join(lines) + "\n"
 
 
+class IndentedDumper(yaml.SafeDumper):
+    """YAML with lists indented under their key, as yamllint's default wants."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def hash_table(requirements: Iterable[str], hashes_of: Callable[[str, str], list[str]]) -> dict[str, list[str]]:
+    """Each `name==version` requirement with the sha256 of its files: paddleocr_image_paddle_hashes' form."""
+    table = {}
+    for requirement in requirements:
+        match = PIN.match(requirement)
+        if not match or match.group(0) != requirement:
+            raise ValueError(f"{requirement}: give an exact pin, name==version")
+        table[requirement] = hashes_of(*match.groups())
+    return table
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("locks", nargs="+", type=Path)
-    parser.add_argument("--index-url", default=PYPI_SIMPLE, help="simple index with the PEP 691 JSON API")
+    parser.add_argument("locks", nargs="*", type=Path)
+    parser.add_argument("--index-url", default=PYPI_SIMPLE, help="simple index (PEP 691 JSON or PEP 503 HTML)")
+    parser.add_argument("--print", nargs="+", default=[], metavar="NAME==VERSION", dest="requirements",
+                        help="write these requirements' hashes to standard output as YAML instead")
     args = parser.parse_args(argv)
+    if bool(args.locks) == bool(args.requirements):
+        parser.error("give lock files or --print requirements")
     with requests.Session() as session:
         hashes_of = index_hashes(args.index_url, session)
+        if args.requirements:
+            yaml.dump(hash_table(args.requirements, hashes_of), sys.stdout, Dumper=IndentedDumper,
+                      sort_keys=False, explicit_start=True)
+            return
         for lock in args.locks:
             lock.write_text(hash_lock(lock.read_text(), hashes_of))
             print(f"{lock}: {len(pins(lock.read_text()))} packages hash-pinned")
