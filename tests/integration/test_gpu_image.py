@@ -24,7 +24,7 @@ BIN = Path(sys.executable).parent
 # Run inside the image: every native library of Paddle resolves, and every CUDA library Paddle dlopens
 # loads by its soname (the host driver's libcuda.so.1 excepted: the container toolkit brings it).
 PROBE = r"""
-import ctypes, glob, json, os, subprocess, sys
+import ctypes, glob, inspect, json, os, subprocess, sys
 import paddle
 root = os.path.dirname(paddle.__file__)
 libs = os.path.join(root, "libs")
@@ -50,6 +50,7 @@ except OSError:
 print(json.dumps({"compiled_with_cuda": paddle.device.is_compiled_with_cuda(), "cuda": paddle.version.cuda(),
                   "cudnn": paddle.version.cudnn(), "native": len(native), "ldd_not_found": missing,
                   "loaded": loaded, "failed": failed, "libcuda_in_image": libcuda,
+                  "memory_reserved": list(inspect.signature(paddle.device.cuda.memory_reserved).parameters),
                   "capabilities": os.environ.get("NVIDIA_DRIVER_CAPABILITIES", "")}))
 """
 
@@ -104,6 +105,12 @@ def test_every_cuda_library_paddle_loads_is_pinned_in_the_image(probe, built):
 def test_driver_library_comes_from_the_host_not_the_image(probe):
     assert probe["libcuda_in_image"] is False
     assert probe["capabilities"] == "compute,utility"
+
+
+def test_standin_paddle_has_the_allocator_query_behind_the_gpu_memory_metric(probe):
+    """/metrics' paddleocr_gpu_memory_reserved_bytes calls paddle.device.cuda.memory_reserved(gpu_id) (the
+    module's gpu_memory_reserved_bytes); Paddle 3.3.1 has the same signature. Its value needs a GPU: not read here."""
+    assert probe["memory_reserved"] == ["device"]
 
 
 def test_cuda_lock_in_the_image_is_the_flavours(built):

@@ -95,10 +95,12 @@ class OCRSystem:
             show_log=False,
         )
 
-    def predict(self, images: list[np.ndarray]) -> list[list[dict[str, Any]]]:
+    def predict(self, images: list[np.ndarray], use_angle_cls: bool | None = None) -> list[list[dict[str, Any]]]:
+        """Each image's lines; use_angle_cls turns the angle classifier off for a call (None: as configured)."""
+        cls = self.use_angle_cls if use_angle_cls is None else use_angle_cls and self.use_angle_cls
         results = []
         for image in images:
-            pages = self.engine.ocr(image, cls=self.use_angle_cls)
+            pages = self.engine.ocr(image, cls=cls)
             lines = pages[0] if pages and pages[0] else []
             results.append(
                 [
