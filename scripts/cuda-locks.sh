@@ -26,13 +26,31 @@ for name, version in sorted((i["metadata"]["name"], i["metadata"]["version"]) fo
     print(f"{name}=={version}")' "$work/$flavour.json"
   } >"$OUT_DIR/cuda-$flavour.lock"
 done
+# The paddleocr3 runtime's lock: PaddleOCR 3.x with PaddleX's OCR core and the serving packages at the paddleocr2
+# lock's pins, Paddle's own dependencies included and Paddle itself left out (the image installs it in its own step).
+serving=$(grep -i -E '^(Flask|gunicorn|prometheus_client)==' "$OUT_DIR/requirements.lock" | cut -d' ' -f1)
+"${PY%python}pip" install --dry-run --quiet --ignore-installed --only-binary=:all: --implementation cp \
+  --python-version 3.11 --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+  --platform manylinux2014_x86_64 --platform manylinux1_x86_64 --target "$work/target" \
+  --report "$work/paddleocr3.json" paddleocr==3.7.0 paddlepaddle==3.2.2 $serving 2> >(grep -v "^WARNING: Location" >&2)
+{
+  echo "# The paddleocr3 runtime (PaddleOCR 3.x, for model sets with runtime: paddleocr3), pinned: written by \`make locks\`"
+  echo "# (scripts/cuda-locks.sh) from paddleocr==3.7.0 and the serving packages of requirements.lock, for Python 3.11"
+  echo "# manylinux x86_64. Installed with --no-deps --require-hashes; Paddle itself is paddleocr_image_paddle_package."
+  "$PY" -c '
+import json, sys
+report = json.load(open(sys.argv[1]))
+for name, version in sorted((i["metadata"]["name"], i["metadata"]["version"]) for i in report["install"]):
+    if name != "paddlepaddle":
+        print(f"{name}=={version}")' "$work/paddleocr3.json"
+} >"$OUT_DIR/requirements-paddleocr3.lock"
 # Every file's sha256 from the index, for pip install --require-hashes (requirements.lock too), and those of
 # the role's default Paddle (CPU, from PyPI) for its Paddle step.
-"${PY%python}paddleocr-hash-lock" "$OUT_DIR/requirements.lock" "$OUT_DIR"/cuda-*.lock
-paddle=$(sed -n "s/^paddleocr_image_paddle_package: .* else '\(paddlepaddle==[^']*\)'.*/\1/p" roles/paddleocr_image/defaults/main.yml)
+"${PY%python}paddleocr-hash-lock" "$OUT_DIR"/requirements*.lock "$OUT_DIR"/cuda-*.lock
+mapfile -t paddle < <(grep -o "'paddlepaddle==[^']*'" roles/paddleocr_image/defaults/main.yml | tr -d "'" | sort -u)
 {
   echo "---"
   echo "# sha256 of every file PyPI has for the Paddle releases the paddleocr_image role installs by default, by"
   echo "# requirement: written by \`make locks\` (paddleocr-hash-lock --print). paddleocr_image_paddle_hashes adds others."
-  "${PY%python}paddleocr-hash-lock" --print "$paddle" | sed 1d
+  "${PY%python}paddleocr-hash-lock" --print "${paddle[@]}" | sed 1d
 } >"$OUT_DIR/paddle-hashes.yml"

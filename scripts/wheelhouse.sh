@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fills the wheelhouse the OCR image builds install from (fetched once): exactly the wheels of
-# roles/paddleocr_image/files/requirements.lock plus the CPU paddle wheel, and for the GPU image the
+# roles/paddleocr_image/files/requirements.lock plus the CPU paddle wheel, those of the paddleocr3 runtime
+# (requirements-paddleocr3.lock and its paddle), and for the GPU image the
 # pinned CUDA libraries of flavour cu118 with the GPU STAND-IN paddle (below); no more (the image installs
 # them with --no-deps), so the directory holds what a build needs and an air-gapped site copies that.
 # Runs offline when the wheelhouse is complete; air-gapped users copy the directory over.
@@ -11,6 +12,9 @@ WHEELHOUSE="$CACHE_DIR/wheelhouse"
 PADDLE=${PADDLE_PACKAGE:-paddlepaddle==3.3.1}
 PIP=${PIP:-.venv/bin/pip}
 LOCK=roles/paddleocr_image/files/requirements.lock
+# The paddleocr3 runtime's image: its own lock and the CPU Paddle the role picks for it.
+LOCK3=roles/paddleocr_image/files/requirements-paddleocr3.lock
+PADDLE3=paddlepaddle==3.2.2
 # STAND-IN for paddlepaddle-gpu 3.x (cu118), which only Paddle's own index has (unreachable here): PyPI's
 # paddlepaddle-gpu 2.6.2, also built for CUDA 11.8, with the two packages it imports that 3.x does not.
 # tests/integration/gpu_image_standin.yml builds the GPU image with the same pins.
@@ -24,7 +28,7 @@ if [ "$python_version" != "3.11" ]; then
 fi
 mkdir -p "$WHEELHOUSE"
 stamp="$WHEELHOUSE/.complete"
-want=$( (cat "$LOCK" "$CUDA_LOCK"; echo "$PADDLE ${GPU_STANDIN[*]}") | sha256sum | cut -d' ' -f1)
+want=$( (cat "$LOCK" "$LOCK3" "$CUDA_LOCK"; echo "$PADDLE $PADDLE3 ${GPU_STANDIN[*]}") | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
   echo "wheelhouse complete: $WHEELHOUSE ($(du -sh "$WHEELHOUSE" | cut -f1))"
   exit 0
@@ -35,7 +39,8 @@ trap 'rm -rf "$fresh"' EXIT
 # Two steps, as the image installs them: the hash-pinned locks (pip checks every file's hash), then Paddle.
 wheels() {
   "$PIP" wheel --quiet --no-deps "$@" --find-links "$WHEELHOUSE" -w "$fresh" -r "$LOCK" -r "$CUDA_LOCK" \
-    && "$PIP" wheel --quiet --no-deps "$@" --find-links "$WHEELHOUSE" -w "$fresh" "$PADDLE" "${GPU_STANDIN[@]}"
+    && "$PIP" wheel --quiet --no-deps "$@" --find-links "$WHEELHOUSE" -w "$fresh" -r "$LOCK3" \
+    && "$PIP" wheel --quiet --no-deps "$@" --find-links "$WHEELHOUSE" -w "$fresh" "$PADDLE" "$PADDLE3" "${GPU_STANDIN[@]}"
 }
 if ! wheels --no-index 2>/dev/null; then
   echo "== fetching wheels into $WHEELHOUSE (once)"

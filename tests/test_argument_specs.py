@@ -86,6 +86,9 @@ def test_wrong_type_or_choice_fails_before_any_task(tmp_path, role, bad_vars, na
          "No sha256 for paddlepaddle-gpu==3.3.1: the image installs Paddle with pip --require-hashes"),
         ({"paddleocr_image_paddle_extra_packages": ["astor>=0.8"], "paddleocr_image_paddle_hashes": {"astor>=0.8": ["aa"]}},
          "No sha256 for astor>=0.8"),
+        # The image follows the active set's runtime; forcing another one is refused.
+        ({"paddleocr_models_runtime": "paddleocr3", "paddleocr_image_runtime": "paddleocr2"},
+         "paddleocr_image_runtime=paddleocr2, but the active model set needs the paddleocr3 runtime"),
     ],
 )
 def test_inconsistent_image_delivery_fails_before_any_build(tmp_path, bad_vars, message):
@@ -124,10 +127,11 @@ def test_a_repository_key_without_its_checksum_fails_before_any_change(tmp_path,
     assert "changed=0" in result.stdout
 
 
-def test_unservable_active_set_fails(tmp_path):
-    result = run_role(tmp_path, "paddleocr_models", {"paddleocr_model_sets": ["ppocrv5-mobile"]})
+def test_an_active_set_that_is_not_chosen_fails(tmp_path):
+    result = run_role(tmp_path, "paddleocr_models", {"paddleocr_model_sets": ["ppocrv4-mobile"],
+                                                     "paddleocr_model_set_active": "ppocrv5-mobile"})
     assert result.returncode != 0
-    assert "runtime paddleocr2" in result.stdout
+    assert "the active set must be one of paddleocr_model_sets" in result.stdout
 
 
 def test_driver_branch_too_old_for_the_flavour_fails_before_any_change(tmp_path):

@@ -11,7 +11,7 @@ from paddleocr_fleet.catalog import CatalogError, load_catalog, parse_catalog
 REFERENCE_SETS = {
     "ppocr-2.0-mobile", "ppocr-2.0-slim", "ppocr-2.0-server", "ppocrv2-mobile", "ppocrv2-slim",
     "ppocrv3-mobile", "ppocrv3-slim", "ppocrv3-en", "ppocrv4-mobile", "ppocrv4-server",
-    "ppocrv5-mobile", "ppocrv5-server",
+    "ppocrv4-mobile-3x", "ppocrv5-mobile", "ppocrv5-server",
 }
 
 
@@ -25,6 +25,9 @@ def test_catalog_lists_every_reference_set_and_defaults_to_v4_mobile():
     assert set(catalog.sets) == REFERENCE_SETS
     assert catalog.default_set == "ppocrv4-mobile"
     assert catalog.sets["ppocrv5-mobile"].runtime == "paddleocr3"
+    # The v4 mobile weights in PaddleX's 3.x layout: what the 3.x runtime is tested with here.
+    assert catalog.sets["ppocrv4-mobile-3x"].runtime == "paddleocr3"
+    assert catalog.sets["ppocrv4-mobile-3x"].dict is None
     assert catalog.sets["ppocrv3-en"].dict == "en_dict.txt"
 
 
@@ -49,7 +52,7 @@ def test_shared_cls_archive_is_listed_once():
          "set 'ppocrv4-mobile' models.det: field 'path' must be a relative path"),
         (lambda c: c["sets"]["ppocrv4-mobile"]["models"]["cls"].update(dir="other"),
          "set 'ppocrv4-mobile' models.cls: field 'dir' must be the archive's name"),
-        (lambda c: c.update(default_set="ppocrv5-mobile"), "default set 'ppocrv5-mobile' must be servable"),
+        (lambda c: c.update(default_set="ppocrv5-mobile"), "default set 'ppocrv5-mobile' must run on the default runtime"),
         (lambda c: c.update(default_set="nope"), "field 'default_set' names unknown set 'nope'"),
         (lambda c: c["sources"].update(ppocr="ftp://x/"), "source 'ppocr' must be an http(s) URL"),
     ],

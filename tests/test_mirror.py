@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from paddleocr_fleet.catalog import load_catalog
-from paddleocr_fleet.mirror import deterministic_tar, write_lock
+from paddleocr_fleet.mirror import deterministic_tar, paddleocr3_config, write_lock
 
 
 def test_deterministic_tar_is_stable_and_unpacks_to_one_directory():
@@ -62,3 +62,18 @@ def test_served_mirror_counts_bytes_truncates_on_request_and_locks(tmp_path):
         assert int(raw.headers["Content-Length"]) == len(key) * 100
         with pytest.raises(requests.exceptions.ChunkedEncodingError):
             raw.content  # noqa: B018 - reading the body is the point
+
+
+@pytest.mark.parametrize(("role", "model", "post"), [
+    ("det", "PP-OCRv4_mobile_det", "DBPostProcess"),
+    ("rec", "PP-OCRv4_mobile_rec", "CTCLabelDecode"),
+    ("cls", "PP-LCNet_x0_25_textline_ori", None),
+])
+def test_the_3x_layouts_inference_yml_is_labelled_a_stand_in_and_names_its_model(role, model, post):
+    text = paddleocr3_config(role, model, ["a", "b"])
+    assert text.startswith("# STAND-IN written by paddleocr-mirror")
+    config = yaml.safe_load(text)
+    assert config["Global"]["model_name"] == model
+    assert config["PostProcess"].get("name") == post
+    if role == "rec":
+        assert config["PostProcess"]["character_dict"] == ["a", "b"]

@@ -69,8 +69,10 @@ def test_the_printed_table_is_the_paddle_hashes_variable_and_takes_exact_pins_on
         hash_table(["astor>=0.8"], lambda name, version: ["aa"])
 
 
-def test_the_roles_cpu_paddle_default_has_its_hashes():
+def test_the_roles_cpu_paddle_defaults_have_their_hashes():
     files = PROJECT_ROOT / "roles" / "paddleocr_image"
-    default = re.search(r"else '(paddlepaddle==[^']+)'", (files / "defaults" / "main.yml").read_text()).group(1)
+    defaults = re.findall(r"'(paddlepaddle==[^']+)'", (files / "defaults" / "main.yml").read_text())
     known = yaml.safe_load((files / "files" / "paddle-hashes.yml").read_text())
-    assert len(known[default]) >= 2 and all(re.fullmatch(r"[0-9a-f]{64}", digest) for digest in known[default])
+    assert sorted(set(defaults)) == ["paddlepaddle==3.2.2", "paddlepaddle==3.3.1"]  # paddleocr3, paddleocr2 runtime
+    for default in defaults:
+        assert len(known[default]) >= 2 and all(re.fullmatch(r"[0-9a-f]{64}", digest) for digest in known[default])

@@ -13,7 +13,7 @@ from paddleocr_fleet import CATALOG_PATH
 
 MODEL_ROLES = ("det", "cls", "rec")
 RUNTIMES = ("paddleocr2", "paddleocr3")
-OCR_VERSIONS = {"paddleocr2": ("PP-OCR", "PP-OCRv2", "PP-OCRv3", "PP-OCRv4"), "paddleocr3": ("PP-OCRv5",)}
+OCR_VERSIONS = {"paddleocr2": ("PP-OCR", "PP-OCRv2", "PP-OCRv3", "PP-OCRv4"), "paddleocr3": ("PP-OCRv4", "PP-OCRv5")}
 SET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 
 
@@ -118,7 +118,7 @@ def parse_catalog(raw: Any) -> Catalog:
     if default_set not in sets:
         raise CatalogError(f"catalog: field 'default_set' names unknown set '{default_set}'")
     if sets[default_set].runtime != "paddleocr2":
-        raise CatalogError(f"catalog: default set '{default_set}' must be servable (runtime paddleocr2)")
+        raise CatalogError(f"catalog: default set '{default_set}' must run on the default runtime (paddleocr2)")
     return Catalog(sources=sources, default_set=default_set, sets=sets)
 
 

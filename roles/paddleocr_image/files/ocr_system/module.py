@@ -1,4 +1,5 @@
-"""The `ocr_system` module: PP-OCR text detection, angle classification and recognition.
+"""The `ocr_system` module: PP-OCR text detection, angle classification and recognition, on the image's
+runtime: PaddleOCR 2.x (paddleocr2) or PaddleOCR 3.x (paddleocr3), chosen by the init_arg `runtime`.
 
 serve.py loads it from this directory (create) and serves it as HubServing did:
 POST /predict/ocr_system {"images": ["<base64>"]} ->
@@ -46,36 +47,15 @@ def decode_image(data: Any, index: int, max_bytes: int) -> np.ndarray:
     return image
 
 
-class OCRSystem:
-    def __init__(
-        self,
-        det_model_dir: str = "/models/det",
-        rec_model_dir: str = "/models/rec",
-        cls_model_dir: str = "/models/cls",
-        rec_char_dict_path: str | None = "ppocr_keys_v1.txt",
-        ocr_version: str = "PP-OCRv4",
-        lang: str = "ch",
-        use_angle_cls: bool = True,
-        use_gpu: bool = False,
-        gpu_id: int = 0,
-        gpu_mem: int = 500,
-        enable_mkldnn: bool = False,
-        cpu_threads: int = 4,
-        det_limit_side_len: int = 960,
-        rec_batch_num: int = 6,
-        use_tensorrt: bool = False,
-        max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
-        **_: Any,
-    ) -> None:
+class PaddleOCR2Engine:
+    """PaddleOCR 2.x (the paddleocr2 runtime): model directories of inference.pdmodel and inference.pdiparams."""
+
+    def __init__(self, det_model_dir: str, rec_model_dir: str, cls_model_dir: str, use_angle_cls: bool,
+                 rec_char_dict_path: str | None, ocr_version: str, lang: str, use_gpu: bool, gpu_id: int,
+                 gpu_mem: int, enable_mkldnn: bool, cpu_threads: int, det_limit_side_len: int, rec_batch_num: int,
+                 use_tensorrt: bool, **_: Any) -> None:
         from paddleocr import PaddleOCR
 
-        for path in (det_model_dir, rec_model_dir, cls_model_dir if use_angle_cls else det_model_dir):
-            if not os.path.isfile(os.path.join(path, "inference.pdiparams")):
-                raise FileNotFoundError(f"model directory {path} has no inference.pdiparams")
-        self.use_angle_cls = use_angle_cls
-        self.use_gpu = use_gpu
-        self.gpu_id = gpu_id
-        self.max_image_bytes = max_image_bytes
         self.engine = PaddleOCR(
             det_model_dir=det_model_dir,
             rec_model_dir=rec_model_dir,
@@ -95,24 +75,104 @@ class OCRSystem:
             show_log=False,
         )
 
+    def lines(self, image: np.ndarray, cls: bool) -> list[tuple[Any, str, float]]:
+        pages = self.engine.ocr(image, cls=cls)
+        return [(box, text, confidence) for box, (text, confidence) in (pages[0] if pages and pages[0] else [])]
+
+
+class PaddleOCR3Engine:
+    """PaddleOCR 3.x (the paddleocr3 runtime): model directories in PaddleX's layout, whose inference.yml names
+    the model and its pre- and post-processing. Set like the 2.x engine: detection side limit of the longer
+    side, lines scored under drop_score left out, no document preprocessing."""
+
+    def __init__(self, det_model_dir: str, rec_model_dir: str, cls_model_dir: str, use_angle_cls: bool,
+                 use_gpu: bool, gpu_id: int, enable_mkldnn: bool, cpu_threads: int, det_limit_side_len: int,
+                 rec_batch_num: int, drop_score: float = 0.5, **_: Any) -> None:
+        # No model hoster is reached: every model is a local directory.
+        os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
+        from paddleocr import PaddleOCR
+
+        self.engine = PaddleOCR(
+            text_detection_model_name=model_name(det_model_dir),
+            text_detection_model_dir=det_model_dir,
+            text_recognition_model_name=model_name(rec_model_dir),
+            text_recognition_model_dir=rec_model_dir,
+            textline_orientation_model_name=model_name(cls_model_dir) if use_angle_cls else None,
+            textline_orientation_model_dir=cls_model_dir if use_angle_cls else None,
+            use_doc_orientation_classify=False,
+            use_doc_unwarping=False,
+            use_textline_orientation=use_angle_cls,
+            text_det_limit_side_len=det_limit_side_len,
+            text_det_limit_type="max",
+            text_rec_score_thresh=drop_score,
+            text_recognition_batch_size=rec_batch_num,
+            device=f"gpu:{gpu_id}" if use_gpu else "cpu",
+            enable_mkldnn=enable_mkldnn,
+            cpu_threads=cpu_threads,
+        )
+
+    def lines(self, image: np.ndarray, cls: bool) -> list[tuple[Any, str, float]]:
+        [page] = self.engine.predict(image, use_textline_orientation=cls)
+        return list(zip(page["rec_polys"], page["rec_texts"], page["rec_scores"]))
+
+
+def model_name(model_dir: str) -> str:
+    """The model a directory in PaddleX's layout holds, as its inference.yml names it."""
+    import yaml
+
+    with open(os.path.join(model_dir, "inference.yml"), encoding="utf-8") as handle:
+        return yaml.safe_load(handle)["Global"]["model_name"]
+
+
+ENGINES = {"paddleocr2": PaddleOCR2Engine, "paddleocr3": PaddleOCR3Engine}
+# What a model directory must hold for each runtime: PaddleOCR 3.x refuses 2.x directories (no inference.yml).
+MODEL_FILES = {"paddleocr2": ("inference.pdiparams",), "paddleocr3": ("inference.pdiparams", "inference.yml")}
+
+
+class OCRSystem:
+    def __init__(
+        self,
+        det_model_dir: str = "/models/det",
+        rec_model_dir: str = "/models/rec",
+        cls_model_dir: str = "/models/cls",
+        use_angle_cls: bool = True,
+        use_gpu: bool = False,
+        gpu_id: int = 0,
+        max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
+        runtime: str = "paddleocr2",
+        **settings: Any,
+    ) -> None:
+        if runtime not in ENGINES:
+            raise ValueError(f"runtime {runtime!r}: this image knows {sorted(ENGINES)}")
+        for path in (det_model_dir, rec_model_dir, cls_model_dir if use_angle_cls else det_model_dir):
+            for name in MODEL_FILES[runtime]:
+                if not os.path.isfile(os.path.join(path, name)):
+                    raise FileNotFoundError(f"model directory {path} has no {name} (runtime {runtime})")
+        self.use_angle_cls = use_angle_cls
+        self.use_gpu = use_gpu
+        self.gpu_id = gpu_id
+        self.max_image_bytes = max_image_bytes
+        defaults = {"rec_char_dict_path": "ppocr_keys_v1.txt", "ocr_version": "PP-OCRv4", "lang": "ch", "gpu_mem": 500,
+                    "enable_mkldnn": False, "cpu_threads": 4, "det_limit_side_len": 960, "rec_batch_num": 6,
+                    "use_tensorrt": False}
+        self.engine = ENGINES[runtime](det_model_dir=det_model_dir, rec_model_dir=rec_model_dir,
+                                       cls_model_dir=cls_model_dir, use_angle_cls=use_angle_cls, use_gpu=use_gpu,
+                                       gpu_id=gpu_id, **{**defaults, **settings})
+
     def predict(self, images: list[np.ndarray], use_angle_cls: bool | None = None) -> list[list[dict[str, Any]]]:
         """Each image's lines; use_angle_cls turns the angle classifier off for a call (None: as configured)."""
         cls = self.use_angle_cls if use_angle_cls is None else use_angle_cls and self.use_angle_cls
-        results = []
-        for image in images:
-            pages = self.engine.ocr(image, cls=cls)
-            lines = pages[0] if pages and pages[0] else []
-            results.append(
-                [
-                    {
-                        "text": text,
-                        "confidence": float(confidence),
-                        "text_region": np.asarray(box).astype(np.int32).tolist(),
-                    }
-                    for box, (text, confidence) in lines
-                ]
-            )
-        return results
+        return [
+            [
+                {
+                    "text": text,
+                    "confidence": float(confidence),
+                    "text_region": np.asarray(box).astype(np.int32).tolist(),
+                }
+                for box, text, confidence in self.engine.lines(image, cls)
+            ]
+            for image in images
+        ]
 
     def warm_up(self) -> None:
         """One tiny inference on a drawn word: Paddle initialises lazily, and /ready means this ran."""

@@ -1,0 +1,108 @@
+"""Switching the active model set between runtimes is a re-run of site.yml. The sandbox host serves PP-OCRv4
+mobile on the PaddleOCR 2.x runtime; with ppocrv4-mobile-3x active (the same weights in PaddleX's 3.x layout,
+laid out by paddleocr-mirror: a labelled stand-in, no v5 weights are reachable here) the run builds the image's
+paddleocr3 flavour (PaddleOCR 3.x) and serves it: the same text on /predict/ocr_system as the 2.x runtime gave
+for the same images, /ocr with images and PDFs, a second run with no change, and back again to 2.x."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from PIL import Image
+
+from paddleocr_fleet import PROJECT_ROOT
+from paddleocr_fleet.samples import load_samples
+
+URL = os.environ.get("PADDLEOCR_TEST_URL", "http://127.0.0.1:18867")
+SAMPLES = load_samples()
+ON_3X = {"paddleocr_model_sets": ["ppocrv4-mobile", "ppocrv4-mobile-3x"], "paddleocr_model_set_active": "ppocrv4-mobile-3x"}
+
+
+def converge(extra_vars: dict) -> subprocess.CompletedProcess:
+    inventory = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), "site.yml",
+         "-e", json.dumps(extra_vars)],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=1800, check=False,
+        env=dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1"),
+    )
+
+
+def changes(run: subprocess.CompletedProcess) -> int:
+    return sum(int(count) for count in re.findall(r"changed=(\d+)", run.stdout.split("PLAY RECAP")[-1]))
+
+
+def lines_of(path: Path) -> list[dict]:
+    image = base64.b64encode(path.read_bytes()).decode()
+    answer = requests.post(f"{URL}/predict/ocr_system", json={"images": [image]}, timeout=120).json()
+    assert answer["status"] == "000", answer
+    return answer["results"][0]
+
+
+def runtime_of(host) -> str:
+    image = host.check_output("docker inspect --format '{{.Config.Image}}' paddleocr")
+    return host.check_output(
+        "docker image inspect --format '{{index .Config.Labels \"org.paddleocr-fleet.runtime\"}}' %s", image)
+
+
+@pytest.fixture(scope="module")
+def on_paddleocr3(host) -> dict:
+    """The 2.x runtime's answers, taken before the switch, and the switching run."""
+    assert runtime_of(host) == "paddleocr2"
+    before = {sample.image.name: lines_of(sample.image) for sample in SAMPLES}
+    run = converge(ON_3X)
+    assert run.returncode == 0, run.stdout[-4000:]
+    return {"before": before, "run": run}
+
+
+def test_a_paddleocr3_set_runs_on_the_paddleocr3_image(host, on_paddleocr3):
+    assert runtime_of(host) == "paddleocr3"
+    config = json.loads(host.file("/etc/paddleocr/config.json").content_string)
+    assert config["modules_info"]["ocr_system"]["init_args"]["runtime"] == "paddleocr3"
+    assert host.check_output("readlink /opt/paddleocr/models/current") == "ppocrv4-mobile-3x"
+    inference_yml = host.check_output("cat /opt/paddleocr/models/current/PP-OCRv4_mobile_det_infer/inference.yml")
+    assert inference_yml.startswith("# STAND-IN written by paddleocr-mirror")
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[sample.image.name for sample in SAMPLES])
+def test_the_3x_runtime_reads_what_the_2x_runtime_read(on_paddleocr3, sample):
+    before, after = on_paddleocr3["before"][sample.image.name], lines_of(sample.image)
+    assert [line["text"] for line in after] == [line["text"] for line in before] == list(sample.expect)
+    for old, new in zip(before, after):
+        assert abs(old["confidence"] - new["confidence"]) < 0.05
+        assert all(abs(a - b) <= 3 for p, q in zip(old["text_region"], new["text_region"]) for a, b in zip(p, q))
+
+
+def test_the_3x_runtime_reads_images_and_pdfs_on_ocr(on_paddleocr3):
+    sample = SAMPLES[0]
+    page = Image.open(sample.image).convert("RGB")
+    pdf = io.BytesIO()
+    page.save(pdf, format="PDF", save_all=True, append_images=[page], resolution=72)
+    for body, pages in (({"file": base64.b64encode(sample.image.read_bytes()).decode(), "fileType": 1}, 1),
+                        ({"file": base64.b64encode(pdf.getvalue()).decode(), "fileType": 0}, 2)):
+        answer = requests.post(f"{URL}/ocr", json=body, timeout=180)
+        assert answer.status_code == 200, answer.text
+        results = answer.json()["result"]["ocrResults"]
+        assert [result["prunedResult"]["rec_texts"] for result in results] == [list(sample.expect)] * pages
+
+
+def test_a_second_run_on_the_3x_runtime_changes_nothing(on_paddleocr3):
+    run = converge(ON_3X)
+    assert run.returncode == 0 and changes(run) == 0, run.stdout[-4000:]
+
+
+def test_switching_back_brings_the_2x_runtime_back(host, on_paddleocr3):
+    run = converge({})
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert runtime_of(host) == "paddleocr2"
+    for sample in SAMPLES:
+        assert [line["text"] for line in lines_of(sample.image)] == list(sample.expect)
