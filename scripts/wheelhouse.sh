@@ -36,11 +36,13 @@ fi
 # Into a new directory, taking what the old one has: wheels a lock no longer lists do not linger.
 fresh=$(mktemp -d "$CACHE_DIR/wheelhouse.new.XXXXXX")
 trap 'rm -rf "$fresh"' EXIT
-# Two steps, as the image installs them: the hash-pinned locks (pip checks every file's hash), then Paddle.
+# In steps, as the images install them: the hash-pinned locks (pip checks every file's hash), then Paddle
+# (one pip call per lock and per Paddle version: pip refuses two pins of one package in one call).
 wheels() {
   "$PIP" wheel --quiet --no-deps "$@" --find-links "$WHEELHOUSE" -w "$fresh" -r "$LOCK" -r "$CUDA_LOCK" \
     && "$PIP" wheel --quiet --no-deps "$@" --find-links "$WHEELHOUSE" -w "$fresh" -r "$LOCK3" \
-    && "$PIP" wheel --quiet --no-deps "$@" --find-links "$WHEELHOUSE" -w "$fresh" "$PADDLE" "$PADDLE3" "${GPU_STANDIN[@]}"
+    && "$PIP" wheel --quiet --no-deps "$@" --find-links "$WHEELHOUSE" -w "$fresh" "$PADDLE" "${GPU_STANDIN[@]}" \
+    && "$PIP" wheel --quiet --no-deps "$@" --find-links "$WHEELHOUSE" -w "$fresh" "$PADDLE3"
 }
 if ! wheels --no-index 2>/dev/null; then
   echo "== fetching wheels into $WHEELHOUSE (once)"
