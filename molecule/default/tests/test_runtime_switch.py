@@ -69,7 +69,7 @@ def test_a_paddleocr3_set_runs_on_the_paddleocr3_image(host, on_paddleocr3):
     config = json.loads(host.file("/etc/paddleocr/config.json").content_string)
     assert config["modules_info"]["ocr_system"]["init_args"]["runtime"] == "paddleocr3"
     assert host.check_output("readlink /opt/paddleocr/models/current") == "ppocrv4-mobile-3x"
-    inference_yml = host.check_output("cat /opt/paddleocr/models/current/PP-OCRv4_mobile_det_infer/inference.yml")
+    inference_yml = host.check_output("cat /opt/paddleocr/models/current/det/inference.yml")
     assert inference_yml.startswith("# STAND-IN written by paddleocr-mirror")
 
 
