@@ -10,7 +10,7 @@ MIRROR_PORT ?= 8900
 DEMO_PORT ?= 18866
 
 .PHONY: help bootstrap images wheelhouse mirror registry sandbox-inputs demo demo-clean lint syntax unit check molecule \
-	integration test bench locks models-lock models-mirror role-docs clean
+	integration test bench bench-runtimes locks models-lock models-mirror role-docs clean
 
 help:
 	@echo "make demo   converge site.yml on a local sandbox host and print a real OCR answer"
@@ -86,6 +86,10 @@ locks: bootstrap
 # Engine alone vs the deployed service on the demo sandbox host (run `make demo` first).
 bench: bootstrap
 	python bench/run.py --url http://127.0.0.1:$(DEMO_PORT)/predict/ocr_system
+
+# Both runtimes on the demo host in one run (PP-OCRv4 mobile on PaddleOCR 2.x and 3.x); ends on the default set.
+bench-runtimes: bootstrap
+	python bench/run.py --url http://127.0.0.1:$(DEMO_PORT)/predict/ocr_system --runtimes paddleocr2,paddleocr3
 
 # Record sha256/size of archives not yet in files/models.lock.yml, from the official origin
 # (or SOURCE_URLS="ppocr=http://mirror/ppocr/ ..."); SETS=all or a comma-separated list.

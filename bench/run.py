@@ -1,10 +1,13 @@
 """Benchmark: the engine alone vs the deployed service, on the same host, models and images.
 
     python bench/run.py [--container paddleocr-sandbox] [--url http://127.0.0.1:18866]
+    python bench/run.py --runtimes paddleocr2,paddleocr3     # both runtimes in one run (make bench-runtimes)
 
 (a) engine alone: PaddleOCR in-process inside the service's image on the host, configured from the
     service's config.json; (b) the service over HTTP at concurrency 1, 2, 4, 8. Prints a table and
-    writes bench/results/bench.json.
+    writes bench/results/bench.json. With --runtimes, site.yml switches the demo host's active set between
+    PP-OCRv4 mobile on each runtime (ppocrv4-mobile, ppocrv4-mobile-3x: the same weights), the same images
+    are measured on each, and the run ends on the default set again.
 """
 
 from __future__ import annotations
@@ -87,21 +90,50 @@ def service_level(url: str, payloads: list[bytes], concurrency: int, requests_pe
     }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--container", default="paddleocr-sandbox", help="the sandbox host container")
-    parser.add_argument("--url", default="http://127.0.0.1:18866/predict/ocr_system")
-    parser.add_argument("--rounds", type=int, default=5, help="engine passes per image")
-    parser.add_argument("--levels", default="1,2,4,8")
-    args = parser.parse_args()
+# PP-OCRv4 mobile on each runtime: the same weights, so the runtimes are compared, not the models.
+RUNTIME_SETS = {"paddleocr2": "ppocrv4-mobile", "paddleocr3": "ppocrv4-mobile-3x"}
 
-    images = render_documents(HERE / "results" / "images")
-    payloads = [json.dumps({"images": [base64.b64encode(p.read_bytes()).decode()]}).encode() for p in images]
+
+def converge(extra_vars: dict) -> None:
+    """site.yml on the demo host (inventories/local), as `make demo` runs it."""
+    subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), str(HERE.parent / "site.yml"),
+                    "-e", json.dumps(extra_vars)], check=True, cwd=HERE.parent, stdout=subprocess.DEVNULL)
+
+
+def measure(args: argparse.Namespace, images: list[Path], payloads: list[bytes]) -> dict:
     engine = engine_alone(args.container, images, args.rounds)
     per_level = len(images) * args.rounds * 2
     service_level(args.url, payloads, 1, len(images))  # warm-up of every worker
     levels = [service_level(args.url, payloads, int(c), per_level) for c in args.levels.split(",")]
+    return {"engine": engine, "service": levels}
 
+
+def compare_runtimes(args: argparse.Namespace, images: list[Path], payloads: list[bytes]) -> int:
+    runtimes = args.runtimes.split(",")
+    installed = [RUNTIME_SETS[runtime] for runtime in runtimes]
+    results = {}
+    try:
+        for runtime in runtimes:
+            print(f"== {runtime}: converging the demo host to {RUNTIME_SETS[runtime]}", flush=True)
+            converge({"paddleocr_model_sets": installed, "paddleocr_model_set_active": RUNTIME_SETS[runtime]})
+            results[runtime] = measure(args, images, payloads)
+            report(results[runtime])
+    finally:
+        print("== back to the default set", flush=True)
+        converge({})
+    first, *others = runtimes
+    for other in others:
+        print(f"{other} / {first}: engine throughput "
+              f"{results[other]['engine']['throughput_img_s'] / results[first]['engine']['throughput_img_s']:.2f}")
+        for mine, theirs in zip(results[other]["service"], results[first]["service"]):
+            print(f"  concurrency {mine['concurrency']}: throughput "
+                  f"{mine['throughput_img_s'] / theirs['throughput_img_s']:.2f}, p95 {mine['p95_ms'] / theirs['p95_ms']:.2f}")
+    (HERE / "results" / "bench-runtimes.json").write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def report(result: dict) -> float:
+    engine, levels = result["engine"], result["service"]
     engine_ms = statistics.mean(f["mean_ms"] for f in engine["per_image"].values())
     best = max(levels, key=lambda level: level["throughput_img_s"])
     print(f"engine alone: {engine['throughput_img_s']} img/s, mean {engine_ms:.1f} ms/img "
@@ -113,7 +145,24 @@ def main() -> int:
     ratio = best["throughput_img_s"] / engine["throughput_img_s"]
     print(f"service best / engine throughput: {ratio:.2f} (goal >= 0.90); "
           f"p95 at concurrency 1 / engine p95 on the same mix: {levels[0]['p95_ms'] / engine['p95_ms']:.2f} (goal <= 1.20)")
-    result = {"engine": engine, "service": levels, "throughput_ratio": round(ratio, 3)}
+    return ratio
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--container", default="paddleocr-sandbox", help="the sandbox host container")
+    parser.add_argument("--url", default="http://127.0.0.1:18866/predict/ocr_system")
+    parser.add_argument("--rounds", type=int, default=5, help="engine passes per image")
+    parser.add_argument("--levels", default="1,2,4,8")
+    parser.add_argument("--runtimes", default="", help="comma-separated runtimes to measure in turn (demo host)")
+    args = parser.parse_args()
+
+    images = render_documents(HERE / "results" / "images")
+    payloads = [json.dumps({"images": [base64.b64encode(p.read_bytes()).decode()]}).encode() for p in images]
+    if args.runtimes:
+        return compare_runtimes(args, images, payloads)
+    result = measure(args, images, payloads)
+    result["throughput_ratio"] = round(report(result), 3)
     (HERE / "results" / "bench.json").write_text(json.dumps(result, indent=2))
     return 0
 
