@@ -10,13 +10,13 @@ MIRROR_PORT ?= 8900
 DEMO_PORT ?= 18866
 
 .PHONY: help bootstrap images wheelhouse mirror registry sandbox-inputs demo demo-clean lint syntax unit check molecule \
-	integration test bench bench-runtimes locks models-lock models-mirror role-docs clean
+	integration test bench locks models-lock models-mirror role-docs clean
 
 help:
 	@echo "make demo   converge site.yml on a local sandbox host and print a real OCR answer"
 	@echo "make test   lint, syntax, unit tests and molecule (converge, idempotence, verify)"
 	@echo "make check  the fast tier: lint, syntax, unit"
-	@echo "make bench  engine alone vs the service on the demo sandbox host"
+	@echo "make bench  engine alone vs the service on the demo sandbox host, on both runtimes"
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -84,12 +84,11 @@ locks: bootstrap
 	scripts/cuda-locks.sh
 
 # Engine alone vs the deployed service on the demo sandbox host (run `make demo` first).
+# Both runtimes on the demo host in one run (PP-OCRv4 mobile on PaddleOCR 2.x and 3.x), each engine alone and
+# served; ends on the default set. RUNTIMES= (empty) measures the host as it runs, switching nothing.
+RUNTIMES ?= paddleocr2,paddleocr3
 bench: bootstrap
-	python bench/run.py --url http://127.0.0.1:$(DEMO_PORT)/predict/ocr_system
-
-# Both runtimes on the demo host in one run (PP-OCRv4 mobile on PaddleOCR 2.x and 3.x); ends on the default set.
-bench-runtimes: bootstrap
-	python bench/run.py --url http://127.0.0.1:$(DEMO_PORT)/predict/ocr_system --runtimes paddleocr2,paddleocr3
+	python bench/run.py --url http://127.0.0.1:$(DEMO_PORT)/predict/ocr_system --runtimes "$(RUNTIMES)"
 
 # Record sha256/size of archives not yet in files/models.lock.yml, from the official origin
 # (or SOURCE_URLS="ppocr=http://mirror/ppocr/ ..."); SETS=all or a comma-separated list.

@@ -1,7 +1,7 @@
 """Benchmark: the engine alone vs the deployed service, on the same host, models and images.
 
     python bench/run.py [--container paddleocr-sandbox] [--url http://127.0.0.1:18866]
-    python bench/run.py --runtimes paddleocr2,paddleocr3     # both runtimes in one run (make bench-runtimes)
+    python bench/run.py --runtimes paddleocr2,paddleocr3     # both runtimes in one run (make bench)
 
 (a) engine alone: PaddleOCR in-process inside the service's image on the host, configured from the
     service's config.json; (b) the service over HTTP at concurrency 1, 2, 4, 8. Prints a table and
