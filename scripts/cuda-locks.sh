@@ -10,39 +10,40 @@ OUT_DIR=roles/paddleocr_image/files
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-for flavour in $("$PY" -c 'import sys, yaml; print(" ".join(yaml.safe_load(open(sys.argv[1]))["_gpu_matrix_flavours"]))' "$MATRIX"); do
-  mapfile -t specs < <("$PY" -c 'import sys, yaml; print("\n".join(yaml.safe_load(open(sys.argv[1]))["_gpu_matrix_flavours"][sys.argv[2]]["packages"]))' "$MATRIX" "$flavour")
+# pins_of [--without NAME] SPEC...: the name==version of every distribution pip would install for SPECs, sorted,
+# resolved from metadata for the image's Python and platform (nothing is installed).
+pins_of() {
+  local without=""
+  if [ "$1" = --without ]; then without=$2; shift 2; fi
   "${PY%python}pip" install --dry-run --quiet --ignore-installed --only-binary=:all: --implementation cp \
     --python-version 3.11 --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
     --platform manylinux2014_x86_64 --platform manylinux1_x86_64 --target "$work/target" \
-    --report "$work/$flavour.json" "${specs[@]}" 2> >(grep -v "^WARNING: Location" >&2)
-  {
-    echo "# CUDA libraries of the Paddle GPU flavour $flavour, pinned: written by \`make locks\` (scripts/cuda-locks.sh)"
-    echo "# from the compatibility matrix (roles/gpu_matrix/vars/main.yml). Installed with --no-deps --require-hashes beside requirements.lock."
-    "$PY" -c '
+    --report "$work/report.json" "$@" 2> >(grep -v "^WARNING: Location" >&2)
+  "$PY" -c '
 import json, sys
 report = json.load(open(sys.argv[1]))
 for name, version in sorted((i["metadata"]["name"], i["metadata"]["version"]) for i in report["install"]):
-    print(f"{name}=={version}")' "$work/$flavour.json"
+    if name != sys.argv[2]:
+        print(f"{name}=={version}")' "$work/report.json" "$without"
+}
+
+for flavour in $("$PY" -c 'import sys, yaml; print(" ".join(yaml.safe_load(open(sys.argv[1]))["_gpu_matrix_flavours"]))' "$MATRIX"); do
+  mapfile -t specs < <("$PY" -c 'import sys, yaml; print("\n".join(yaml.safe_load(open(sys.argv[1]))["_gpu_matrix_flavours"][sys.argv[2]]["packages"]))' "$MATRIX" "$flavour")
+  {
+    echo "# CUDA libraries of the Paddle GPU flavour $flavour, pinned: written by \`make locks\` (scripts/cuda-locks.sh)"
+    echo "# from the compatibility matrix (roles/gpu_matrix/vars/main.yml). Installed with --no-deps --require-hashes beside requirements.lock."
+    pins_of "${specs[@]}"
   } >"$OUT_DIR/cuda-$flavour.lock"
 done
 # The paddleocr3 runtime's lock: PaddleOCR 3.x with PaddleX's OCR core and the serving packages at the paddleocr2
 # lock's pins, Paddle's own dependencies included and Paddle itself left out (the image installs it in its own step).
 serving=$(grep -i -E '^(Flask|gunicorn|prometheus_client)==' "$OUT_DIR/requirements.lock" | cut -d' ' -f1)
-"${PY%python}pip" install --dry-run --quiet --ignore-installed --only-binary=:all: --implementation cp \
-  --python-version 3.11 --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
-  --platform manylinux2014_x86_64 --platform manylinux1_x86_64 --target "$work/target" \
-  --report "$work/paddleocr3.json" paddleocr==3.7.0 paddlepaddle==3.2.2 $serving 2> >(grep -v "^WARNING: Location" >&2)
 {
   echo "# The paddleocr3 runtime (PaddleOCR 3.x, for model sets with runtime: paddleocr3), pinned: written by \`make locks\`"
   echo "# (scripts/cuda-locks.sh) from paddleocr==3.7.0 and the serving packages of requirements.lock, for Python 3.11"
   echo "# manylinux x86_64. Installed with --no-deps --require-hashes; Paddle itself is paddleocr_image_paddle_package."
-  "$PY" -c '
-import json, sys
-report = json.load(open(sys.argv[1]))
-for name, version in sorted((i["metadata"]["name"], i["metadata"]["version"]) for i in report["install"]):
-    if name != "paddlepaddle":
-        print(f"{name}=={version}")' "$work/paddleocr3.json"
+  # shellcheck disable=SC2086 # one requirement per word
+  pins_of --without paddlepaddle paddleocr==3.7.0 paddlepaddle==3.2.2 $serving
 } >"$OUT_DIR/requirements-paddleocr3.lock"
 # Every file's sha256 from the index, for pip install --require-hashes (requirements.lock too), and those of
 # the role's default Paddle (CPU, from PyPI) for its Paddle step.
