@@ -245,7 +245,6 @@ def create_app(config: dict[str, Any]) -> Flask:
     not_ready = warm_up(modules)
     ocr_module = next(iter(modules))
     max_pdf_pages = int(config.get("max_pdf_pages", 10))
-    max_file_bytes = int(config.get("max_request_bytes", 32 * 1024 * 1024))
     metrics = Metrics({key: str(value) for key, value in (config.get("labels") or {}).items()})
     # Flask's default JSON provider, as HubServing ran on it: ASCII escapes (PaddleHub's JSON_AS_ASCII=False
     # is ignored since Flask 2.3), sorted keys, compact.
@@ -335,7 +334,7 @@ def create_app(config: dict[str, Any]) -> Flask:
             threshold = option(body, "textRecScoreThresh") or 0.0
             if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
                 raise OCRRequestError("textRecScoreThresh must be a number")
-            raw = decode_file(body.get("file"), max_file_bytes)
+            raw = decode_file(body.get("file"), module.max_image_bytes)
             kind = file_type_of(raw, body.get("fileType"))
             pages, data_info = pdf_pages(raw, max_pdf_pages) if kind == "pdf" else image_pages(raw)
         except OCRRequestError as error:
