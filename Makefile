@@ -10,7 +10,7 @@ MIRROR_PORT ?= 8900
 DEMO_PORT ?= 18866
 
 .PHONY: help bootstrap images wheelhouse mirror registry sandbox-inputs demo demo-clean lint syntax unit check molecule \
-	integration test bench locks models-lock models-mirror role-docs clean
+	integration unit-slow test collection bench locks models-lock models-mirror role-docs clean
 
 help:
 	@echo "make demo   converge site.yml on a local sandbox host and print a real OCR answer"
@@ -49,20 +49,32 @@ demo-clean: bootstrap
 lint: bootstrap
 	yamllint --strict .
 	ansible-lint --profile production
-	ruff check src tests molecule bench playbooks/filter_plugins roles/*/filter_plugins roles/paddleocr_image/files \
+	ruff check src tests molecule bench plugins roles/paddleocr_image/files \
 		roles/paddleocr_service/files/paddleocr-ready roles/paddleocr_lb/files/paddleocr-lb-server
 
 syntax: bootstrap
 	ansible-playbook --syntax-check site.yml playbooks/*.yml
 
 unit: bootstrap
-	pytest -q -n auto tests --ignore=tests/integration
+	pytest -q -n auto tests --ignore=tests/integration -m "not slow"
+
+# Unit tests that run role tasks for real with ansible-playbook (progress lines, apt_repository): make test only.
+unit-slow: bootstrap
+	pytest -q -n auto tests --ignore=tests/integration -m slow
 
 check: lint syntax unit
 
-# The docker-exec scenarios as root; then the production path: the fleet scenario run by a non-root
+# The collection paddleocr.fleet as users get it: the tarball built from galaxy.yml, installed into
+# build/collections (molecule's default and proxy scenarios converge from there, not from the checkout).
+COLLECTION_VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
+collection: bootstrap
+	rm -rf build/collections
+	ansible-galaxy collection build --force --output-path build .
+	ansible-galaxy collection install --no-deps --force -p build/collections build/paddleocr-fleet-$(COLLECTION_VERSION).tar.gz
+
+# The docker-exec scenarios as root, default and proxy from the installed collection; then the production path: the fleet scenario run by a non-root
 # operator without sudo (scripts/as-operator.sh), reaching its hosts over SSH as a sudo user.
-molecule: sandbox-inputs registry
+molecule: sandbox-inputs registry collection
 	molecule test -s default
 	molecule test -s proxy
 	molecule test -s gpu_stack
@@ -72,7 +84,7 @@ molecule: sandbox-inputs registry
 integration: sandbox-inputs
 	pytest -q -s tests/integration
 
-test: check molecule integration
+test: check unit-slow molecule integration
 
 # Rewrite the variables section of every roles/*/README.md from its meta/argument_specs.yml (tests/test_role_docs.py
 # fails while one is out of date).
@@ -90,11 +102,12 @@ RUNTIMES ?= paddleocr2,paddleocr3
 bench: bootstrap
 	python bench/run.py --url http://127.0.0.1:$(DEMO_PORT)/predict/ocr_system --runtimes "$(RUNTIMES)"
 
-# Record sha256/size of archives not yet in files/models.lock.yml, from the official origin
+# Record sha256/size of archives not yet in roles/paddleocr_models/files/models.lock.yml, from the official origin
 # (or SOURCE_URLS="ppocr=http://mirror/ppocr/ ..."); SETS=all or a comma-separated list.
 SETS ?= all
 models-lock: bootstrap
-	paddleocr-mirror lock --sets $(SETS) $(foreach u,$(SOURCE_URLS),--source-url $(u))
+	paddleocr-mirror lock --lock roles/paddleocr_models/files/models.lock.yml --sets $(SETS) \
+		$(foreach u,$(SOURCE_URLS),--source-url $(u))
 
 # Air-gapped mirror: ARCHIVES=dir of downloaded official *.tar -> MIRROR_DIR (served by paddleocr-mirror serve).
 MIRROR_DIR ?= $(PADDLEOCR_FLEET_CACHE)/airgap-mirror

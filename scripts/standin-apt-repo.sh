@@ -24,14 +24,14 @@ for tool in gpg dpkg-deb; do
 done
 
 # Rebuild only when the builder changed: a rebuilt repository has a new key and new package hashes.
-stamp=$(sha256sum src/paddleocr_fleet/standin_repo.py | cut -d' ' -f1)
+stamp=$(sha256sum tests/support/standin_repo.py | cut -d' ' -f1)
 if [ "$(cat "$ROOT/.built-by" 2>/dev/null)" != "$stamp" ]; then
-  .venv/bin/python -m paddleocr_fleet.standin_repo build --out "$ROOT" >&2
+  .venv/bin/python tests/support/standin_repo.py build --out "$ROOT" >&2
   echo "$stamp" >"$ROOT/.built-by"
 fi
 
 if ! curl --silent --fail --max-time 5 "$URL/libnvidia-container/gpgkey" >/dev/null; then
-  nohup .venv/bin/python -m paddleocr_fleet.standin_repo serve --root "$ROOT" --bind "$BIND" --port "$PORT" \
+  nohup .venv/bin/python tests/support/standin_repo.py serve --root "$ROOT" --bind "$BIND" --port "$PORT" \
     >"$CACHE_DIR/standin-apt.log" 2>&1 &
   echo $! >"$CACHE_DIR/standin-apt.pid"
   wait_for_url "$URL/libnvidia-container/gpgkey" "stand-in repository" "$CACHE_DIR/standin-apt.log" || exit 1

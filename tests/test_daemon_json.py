@@ -1,4 +1,4 @@
-"""daemon.json's one merge rule (roles/docker_engine/filter_plugins/docker_daemon.py): unit tests of the
+"""daemon.json's one merge rule (plugins/filter/docker_daemon.py): unit tests of the
 filter, then the file as ansible renders it through docker_engine and nvidia_container_toolkit together."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from paddleocr_fleet import PROJECT_ROOT
+from support import PROJECT_ROOT
 
 _spec = importlib.util.spec_from_file_location(
-    "docker_daemon", PROJECT_ROOT / "roles" / "docker_engine" / "filter_plugins" / "docker_daemon.py")
+    "docker_daemon", PROJECT_ROOT / "plugins" / "filter" / "docker_daemon.py")
 docker_daemon = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(docker_daemon)
 merge = docker_daemon.docker_daemon_merge
@@ -85,6 +85,7 @@ def run_play(tmp_path: Path, path: Path, extra: dict) -> subprocess.CompletedPro
   gather_subset: [min]
   vars:
     docker_engine_daemon_json_path: {path}
+    nvidia_container_toolkit_docker_daemon_json_path: {path}
     docker_engine_restart_on_change: false
   tasks:
     - ansible.builtin.include_role: {{name: docker_engine, tasks_from: daemon_json}}

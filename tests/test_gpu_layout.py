@@ -1,4 +1,4 @@
-"""The service role's GPU layout (roles/paddleocr_service/filter_plugins/gpu_layout.py): which GPU or MIG
+"""The service role's GPU layout (plugins/filter/gpu_layout.py): which GPU or MIG
 device each instance gets, for 1, 2 and 8 GPUs, MIG and several instances per GPU."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ import importlib.util
 
 import pytest
 
-from paddleocr_fleet import PROJECT_ROOT
+from support import PROJECT_ROOT
 
 _spec = importlib.util.spec_from_file_location(
-    "gpu_layout", PROJECT_ROOT / "roles" / "paddleocr_service" / "filter_plugins" / "gpu_layout.py")
+    "gpu_layout", PROJECT_ROOT / "plugins" / "filter" / "gpu_layout.py")
 gpu_layout = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(gpu_layout)
 

@@ -9,11 +9,11 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from paddleocr_fleet import PROJECT_ROOT
 from paddleocr_fleet.pinning import pins
+from support import PROJECT_ROOT
 
 ROLE = PROJECT_ROOT / "roles" / "gpu_matrix"
-_spec = importlib.util.spec_from_file_location("gpu_matrix", ROLE / "filter_plugins" / "gpu_matrix.py")
+_spec = importlib.util.spec_from_file_location("gpu_matrix", PROJECT_ROOT / "plugins" / "filter" / "gpu_matrix.py")
 gpu_matrix = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(gpu_matrix)
 

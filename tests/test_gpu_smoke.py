@@ -1,13 +1,13 @@
-"""The verdict of playbooks/gpu_smoke.yml (playbooks/filter_plugins/gpu_smoke.py) on nvidia-smi output in the
+"""The verdict of playbooks/gpu_smoke.yml (plugins/filter/gpu_smoke.py) on nvidia-smi output in the
 format of a real host: this machine has no GPU, so the playbook itself is not run here."""
 
 from __future__ import annotations
 
 import importlib.util
 
-from paddleocr_fleet import PROJECT_ROOT
+from support import PROJECT_ROOT
 
-_spec = importlib.util.spec_from_file_location("gpu_smoke", PROJECT_ROOT / "playbooks" / "filter_plugins" / "gpu_smoke.py")
+_spec = importlib.util.spec_from_file_location("gpu_smoke", PROJECT_ROOT / "plugins" / "filter" / "gpu_smoke.py")
 gpu_smoke = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(gpu_smoke)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from paddleocr_fleet import PROJECT_ROOT
+from support import PROJECT_ROOT
 
 
 def fake_pci(root: Path, devices: dict[str, tuple[str, str, str]]) -> Path:
@@ -91,10 +91,10 @@ def test_an_unknown_branch_fails_before_any_change(tmp_path):
     assert "changed=0" in result.stdout
 
 
-# --- the role's parsers and decisions (roles/nvidia_driver/filter_plugins/nvidia_driver.py) -----------------
+# --- the role's parsers and decisions (plugins/filter/nvidia_driver.py) -----------------
 
 _spec = importlib.util.spec_from_file_location(
-    "nvidia_driver_filters", PROJECT_ROOT / "roles" / "nvidia_driver" / "filter_plugins" / "nvidia_driver.py")
+    "nvidia_driver_filters", PROJECT_ROOT / "plugins" / "filter" / "nvidia_driver.py")
 filters = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(filters)
 GENERATIONS = yaml.safe_load((PROJECT_ROOT / "roles" / "nvidia_driver" / "vars" / "main.yml").read_text())[

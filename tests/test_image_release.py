@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from paddleocr_fleet import PROJECT_ROOT
+from support import PROJECT_ROOT
 
 PLAY = """
 - hosts: all

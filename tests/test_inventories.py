@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from paddleocr_fleet import PROJECT_ROOT
+from support import PROJECT_ROOT
 
 FLEET = PROJECT_ROOT / "molecule" / "fleet"
 PRODUCTION_ALL = PROJECT_ROOT / "inventories" / "production" / "group_vars" / "all" / "main.yml"

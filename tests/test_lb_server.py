@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from paddleocr_fleet import PROJECT_ROOT
+from support import PROJECT_ROOT
 
 TOOL = PROJECT_ROOT / "roles/paddleocr_lb/files/paddleocr-lb-server"
 

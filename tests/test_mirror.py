@@ -42,7 +42,7 @@ def test_served_mirror_counts_bytes_truncates_on_request_and_locks(tmp_path):
     import requests
 
     from paddleocr_fleet.mirror import record_lock
-    from paddleocr_fleet.testing import running_mirror
+    from support.testing import running_mirror
 
     catalog = load_catalog()
     for key in catalog.archives(["ppocrv4-mobile"]):

@@ -7,8 +7,8 @@ import re
 import pytest
 import yaml
 
-from paddleocr_fleet import PROJECT_ROOT
 from paddleocr_fleet.pinning import hash_lock, hash_table, html_files, pins, release_hashes
+from support import PROJECT_ROOT
 
 LOCKS = sorted((PROJECT_ROOT / "roles" / "paddleocr_image" / "files").glob("*.lock"))
 FILES = [

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from paddleocr_fleet import PROJECT_ROOT
+from support import PROJECT_ROOT
 
 GATE = PROJECT_ROOT / "roles/paddleocr_service/files/paddleocr-ready"
 PROBE = PROJECT_ROOT / "roles/paddleocr_service/files/probe.png"

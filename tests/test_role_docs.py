@@ -1,10 +1,11 @@
-"""Every role shows its contract the way Ansible users read it: `ansible-doc -t role` lists every variable of
+"""Every role shows its contract the way Ansible users read it: `ansible-doc -t role paddleocr.fleet.<role>` lists every variable of
 every entry point with a description, and each role's README (what it does, an example, its variables) agrees
 with meta/argument_specs.yml."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -13,18 +14,30 @@ from pathlib import Path
 import pytest
 import yaml
 
-from paddleocr_fleet import PROJECT_ROOT
 from paddleocr_fleet.roledocs import rendered, roles_in
+from support import PROJECT_ROOT
 
 ROLES = roles_in(PROJECT_ROOT / "roles")
 ANSIBLE_DOC = Path(sys.executable).parent / "ansible-doc"
 
 
 @pytest.fixture(scope="module")
-def docs() -> dict:
-    run = subprocess.run([str(ANSIBLE_DOC), "-t", "role", "-r", str(PROJECT_ROOT / "roles"), "-j",
-                          *(role.name for role in ROLES)], capture_output=True, text=True, check=True, timeout=120)
-    return json.loads(run.stdout)
+def docs(tmp_path_factory) -> dict:
+    """ansible-doc's view of every role of the collection as users install it: built from galaxy.yml, installed
+    into a fresh collections path, each role asked for by its fully-qualified name."""
+    work = tmp_path_factory.mktemp("collection")
+    galaxy = Path(sys.executable).parent / "ansible-galaxy"
+    subprocess.run([str(galaxy), "collection", "build", "--output-path", str(work), str(PROJECT_ROOT)],
+                   capture_output=True, text=True, check=True, timeout=120)
+    tarball = next(work.glob("paddleocr-fleet-*.tar.gz"))
+    subprocess.run([str(galaxy), "collection", "install", "--no-deps", "--force", "-p", str(work / "collections"), str(tarball)],
+                   capture_output=True, text=True, check=True, timeout=120)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(work / "collections"), ANSIBLE_ROLES_PATH=str(work / "none"))
+    run = subprocess.run([str(ANSIBLE_DOC), "-t", "role", "-j", *(f"paddleocr.fleet.{role.name}" for role in ROLES)],
+                         capture_output=True, text=True, check=True, timeout=120, env=env, cwd=work)
+    found = json.loads(run.stdout)
+    assert found, run.stderr[-3000:]
+    return {name.removeprefix("paddleocr.fleet."): role_docs for name, role_docs in found.items()}
 
 
 def options_of(role_docs: dict) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from paddleocr_fleet import PROJECT_ROOT
+from support import PROJECT_ROOT
 
 ROLE = PROJECT_ROOT / "roles" / "paddleocr_service"
 
@@ -37,7 +37,7 @@ def render(tmp_path: Path, extra: dict) -> dict[str, str]:
     - ansible.builtin.template: {{src: {ROLE}/templates/instances.json.j2, dest: {tmp_path}/instances.json}}
 """)
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
-               ANSIBLE_FILTER_PLUGINS=str(ROLE / "filter_plugins"))
+               ANSIBLE_COLLECTIONS_PATH=str(PROJECT_ROOT / ".collections"))
     result = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(play),
                              "-e", json.dumps({"ansible_python_interpreter": sys.executable, **extra})],
                             capture_output=True, text=True, env=env, check=False)

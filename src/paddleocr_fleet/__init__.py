@@ -1,7 +1,17 @@
-"""Controller-side tools of paddleocr-fleet: model catalog, local mirror, sample image, endpoint check."""
+"""Controller-side tools of paddleocr-fleet: model catalog, local mirror, sample image, endpoint check.
 
+The data they read ships inside the package (data/, symlinks into roles/ in the checkout, copies in a wheel),
+so an installed package needs no checkout next to it.
+"""
+
+from importlib.resources import files
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CATALOG_PATH = PROJECT_ROOT / "files" / "models.yml"
-SAMPLES_PATH = PROJECT_ROOT / "roles" / "paddleocr_verify" / "files" / "samples.yml"
+
+def data_path(name: str) -> Path:
+    """A file shipped in the package's data/ directory (the package is installed as plain files)."""
+    return Path(str(files(__name__) / "data" / name))
+
+
+CATALOG_PATH = data_path("models.yml")
+SAMPLES_PATH = data_path("samples/samples.yml")

@@ -1,4 +1,5 @@
-"""Load and validate files/models.yml, the catalog of PaddleOCR model sets."""
+"""Load and validate the catalog of PaddleOCR model sets: roles/paddleocr_models/files/models.yml, shipped in
+the package as data/models.yml."""
 
 from __future__ import annotations
 
@@ -123,5 +124,6 @@ def parse_catalog(raw: Any) -> Catalog:
 
 
 def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
+    """The catalog at path (default: the one shipped in the package)."""
     with open(path, encoding="utf-8") as handle:
         return parse_catalog(yaml.safe_load(handle))

@@ -3,8 +3,8 @@
     paddleocr-check http://ocr-01:8866 http://ocr-02:8866 [--image F --expect TEXT ...] [--json]
     paddleocr-check https://USER:PASSWORD@ocr-01:8866 --cacert site-ca.pem   # behind the proxy's TLS and basic auth
 
-Without --image it uses the verification samples that the paddleocr_verify role uses. Exit status is
-non-zero when any endpoint fails.
+Without --image it uses the verification samples that the paddleocr_verify role uses (shipped in the package;
+--samples names another list). Exit status is non-zero when any endpoint fails.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from paddleocr_fleet import SAMPLES_PATH
 from paddleocr_fleet.samples import Sample, load_samples, missing_texts
 
 PREDICT_PATH = "/predict/ocr_system"
@@ -97,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("endpoints", nargs="+", help="host:port or URL of each HubServing endpoint")
     parser.add_argument("--image", type=Path, help="image to send (default: the verification samples)")
     parser.add_argument("--expect", action="append", default=[], help="text the image must yield (repeatable)")
+    parser.add_argument("--samples", type=Path, default=SAMPLES_PATH,
+                        help="samples.yml listing images and their texts, used without --image (default: the "
+                             "verification samples shipped in the package)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
     tls = parser.add_mutually_exclusive_group()
@@ -105,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     verify: bool | str = str(args.cacert) if args.cacert else not args.insecure
 
-    samples = [Sample(args.image, tuple(args.expect))] if args.image else load_samples()
+    samples = [Sample(args.image, tuple(args.expect))] if args.image else load_samples(args.samples)
     results = check_endpoints(args.endpoints, samples, args.timeout, verify)
     if args.json:
         print(json.dumps({"ok": all(r.ok for r in results), "endpoints": [asdict(r) for r in results]}, indent=2))

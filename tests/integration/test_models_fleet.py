@@ -15,9 +15,10 @@ import pytest
 import requests
 import yaml
 
-from paddleocr_fleet import CATALOG_PATH, PROJECT_ROOT
+from paddleocr_fleet import CATALOG_PATH
 from paddleocr_fleet.mirror import default_cache
-from paddleocr_fleet.testing import corrupt_copy, docker0_address, running_mirror
+from support import PROJECT_ROOT
+from support.testing import corrupt_copy, docker0_address, running_mirror
 
 HOSTS = [f"paddleocr-models-{n}" for n in (1, 2, 3)]
 PORT = 8911

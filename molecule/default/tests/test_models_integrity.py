@@ -11,11 +11,12 @@ from pathlib import Path
 
 import yaml
 
-from paddleocr_fleet import CATALOG_PATH, PROJECT_ROOT
+from paddleocr_fleet import CATALOG_PATH
 from paddleocr_fleet.check import check_endpoint
 from paddleocr_fleet.mirror import default_cache
 from paddleocr_fleet.samples import load_samples
-from paddleocr_fleet.testing import corrupt_copy, docker0_address, running_mirror
+from support import PROJECT_ROOT
+from support.testing import corrupt_copy, docker0_address, running_mirror
 
 URL = os.environ.get("PADDLEOCR_TEST_URL", "http://127.0.0.1:18867")
 DET = "PP-OCRv4/chinese/ch_PP-OCRv4_det_infer.tar"
@@ -49,7 +50,7 @@ def test_tampered_archive_fails_the_converge_and_the_old_set_keeps_serving(host,
         }
         inventory = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"
         result = subprocess.run(
-            [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), "site.yml",
+            [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), "paddleocr.fleet.site",
              "-e", json.dumps(overrides)],
             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900, check=False,
             env=dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1"),

@@ -19,8 +19,8 @@ import pytest
 import requests
 from PIL import Image
 
-from paddleocr_fleet import PROJECT_ROOT
 from paddleocr_fleet.samples import load_samples
+from support import PROJECT_ROOT
 
 URL = os.environ.get("PADDLEOCR_TEST_URL", "http://127.0.0.1:18867")
 SAMPLES = load_samples()
@@ -30,7 +30,7 @@ ON_3X = {"paddleocr_model_sets": ["ppocrv4-mobile", "ppocrv4-mobile-3x"], "paddl
 def converge(extra_vars: dict) -> subprocess.CompletedProcess:
     inventory = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"
     return subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), "site.yml",
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), "paddleocr.fleet.site",
          "-e", json.dumps(extra_vars)],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=1800, check=False,
         env=dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1"),

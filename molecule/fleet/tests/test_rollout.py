@@ -235,7 +235,7 @@ def test_a_release_that_reads_the_sample_wrongly_is_caught_by_the_ocr_check_and_
 
 def test_a_broken_model_set_is_rolled_back_with_the_previous_models(tmp_path: Path):
     """A set whose rec model is a detection model: the models, not the image, break the release."""
-    catalog = yaml.safe_load((PROJECT / "files/models.yml").read_text())
+    catalog = yaml.safe_load((PROJECT / "roles/paddleocr_models/files/models.yml").read_text())
     broken = json.loads(json.dumps(catalog["sets"]["ppocrv4-mobile"]))
     broken["models"]["rec"] = broken["models"]["det"]
     catalog["sets"]["ppocrv4-mobile-broken"] = broken

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from paddleocr_fleet import PROJECT_ROOT
 from paddleocr_fleet.samples import load_samples, missing_texts
+from support import PROJECT_ROOT
 
 SAMPLE = load_samples()[0]
 BODY = json.dumps({"images": [base64.b64encode(SAMPLE.image.read_bytes()).decode()]})

@@ -20,15 +20,22 @@ def docker0_address() -> str:
 
 
 @contextlib.contextmanager
-def running_mirror(root: Path, bind: str, port: int) -> Iterator[str]:
-    """Serve root with the mirror's handler (byte accounting, truncation route) in a thread."""
-    server = ThreadingHTTPServer((bind, port), functools.partial(MirrorHandler, directory=str(root)))
+def serving(handler, bind: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve HTTP with handler in a thread, on bind:port (0: any free port); yields the base URL."""
+    server = ThreadingHTTPServer((bind, port), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://{bind}:{port}"
+        yield f"http://{bind}:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextlib.contextmanager
+def running_mirror(root: Path, bind: str, port: int) -> Iterator[str]:
+    """Serve root with the mirror's handler (byte accounting, truncation route) in a thread."""
+    with serving(functools.partial(MirrorHandler, directory=str(root)), bind, port) as url:
+        yield url
 
 
 def corrupt_copy(archive: Path, target: Path) -> None:

@@ -22,7 +22,8 @@ not "newest wins") chose what was installed. The repositories are signed with a 
     <root>/docker-ce/linux/<distro>/gpg                    Docker's layout
     <root>/docker-ce/linux/<distro>/dists/<suite>/stable/binary-<arch>/Packages
 
-Usage: python -m paddleocr_fleet.standin_repo build --out DIR; ... serve --root DIR --bind ADDR --port N
+Usage: python tests/support/standin_repo.py build --out DIR; ... serve --root DIR --bind ADDR --port N
+(scripts/standin-apt-repo.sh does both).
 """
 
 from __future__ import annotations
