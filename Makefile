@@ -74,11 +74,14 @@ collection: bootstrap
 
 # The docker-exec scenarios as root, default and proxy from the installed collection; then the production path: the fleet scenario run by a non-root
 # operator without sudo (scripts/as-operator.sh), reaching its hosts over SSH as a sudo user.
+# The shared settings by path: molecule finds .config/molecule/config.yml by itself only in a git checkout, and the
+# operator's copy (scripts/as-operator.sh) is none.
+MOLECULE := molecule --base-config .config/molecule/config.yml
 molecule: sandbox-inputs registry collection
-	molecule test -s default
-	molecule test -s proxy
-	molecule test -s gpu_stack
-	scripts/as-operator.sh molecule test -s fleet
+	$(MOLECULE) test -s default
+	$(MOLECULE) test -s proxy
+	$(MOLECULE) test -s gpu_stack
+	scripts/as-operator.sh $(MOLECULE) test -s fleet
 
 # Real sandbox fleets driven by ansible-playbook (model distribution to three hosts).
 integration: sandbox-inputs
@@ -115,8 +118,8 @@ models-mirror: bootstrap
 	paddleocr-mirror assemble $(ARCHIVES) --out $(MIRROR_DIR)
 
 clean: demo-clean
-	-molecule destroy --all
-	-scripts/as-operator.sh molecule destroy -s fleet
+	-$(MOLECULE) destroy --all
+	-scripts/as-operator.sh $(MOLECULE) destroy -s fleet
 	-docker volume rm paddleocr-molecule-docker paddleocr-fleet-1-docker paddleocr-fleet-2-docker paddleocr-fleet-3-docker
 	-docker volume rm paddleocr-gpu-stack-docker paddleocr-gpu-stack-apt
 	rm -rf $(VENV)
