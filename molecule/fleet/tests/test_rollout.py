@@ -242,7 +242,9 @@ def test_a_broken_model_set_is_rolled_back_with_the_previous_models(tmp_path: Pa
     (tmp_path / "models.yml").write_text(yaml.safe_dump(catalog))
     os.chmod(tmp_path, 0o755)
     config_before = on_host("paddleocr-fleet-1", "cat", "/etc/paddleocr/config.json")
+    # A catalog of one's own brings its lock along (the lock's default sits beside the catalog): the recorded one.
     failed_rollout({**release("3"), "paddleocr_models_catalog_file": str(tmp_path / "models.yml"),
+                    "paddleocr_models_lock_file": str(PROJECT / "roles/paddleocr_models/files/models.lock.yml"),
                     "paddleocr_model_sets": ["ppocrv4-mobile-broken"], "paddleocr_model_set_active": "ppocrv4-mobile-broken"},
                    "broken model set, rolled back")
     # The previous release's models were kept until the new one passed its check, and serve again.
