@@ -50,7 +50,7 @@ def release(version: str, build_steps: list[str] | None = None) -> dict:
     # The sandbox's pip settings carry a planted password, so every build would drop its install stage from the
     # cache (test_production_path.py checks that on the converge's build): each release would reinstall every
     # wheel and ship a new venv layer to the registry and the hosts. The rollouts keep the cache, as a build
-    # host without credentials does.
+    # host without credentials does; the scenario's destroy.yml drops those stages after the run.
     extra: dict = {"paddleocr_image_labels": {VERSION_LABEL: version}, "paddleocr_image_prune_install_stage": False}
     if build_steps:
         extra["paddleocr_image_extra_build_steps"] = build_steps
