@@ -10,13 +10,13 @@ MIRROR_PORT ?= 8900
 DEMO_PORT ?= 18866
 
 .PHONY: help bootstrap images wheelhouse mirror registry sandbox-inputs demo demo-clean lint syntax unit check molecule \
-	integration unit-slow molecule-core molecule-gpu-stack test collection bench locks models-lock models-mirror role-docs clean
+	integration unit-slow molecule-core molecule-gpu-stack test collection bench bench-converge locks models-lock models-mirror role-docs clean
 
 help:
 	@echo "make demo   converge site.yml on a local sandbox host and print a real OCR answer"
 	@echo "make test   lint, syntax, unit tests and molecule (converge, idempotence, verify)"
 	@echo "make check  the fast tier: lint, syntax, unit"
-	@echo "make bench  engine alone vs the service on the demo sandbox host, on both runtimes"
+	@echo "make bench  engine alone, the service and the official serving mode on the demo host (URL=... any host)"
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -114,12 +114,25 @@ role-docs: bootstrap
 locks: bootstrap
 	scripts/cuda-locks.sh
 
-# Engine alone vs the deployed service on the demo sandbox host (run `make demo` first).
-# Both runtimes on the demo host in one run (PP-OCRv4 mobile on PaddleOCR 2.x and 3.x), each engine alone and
-# served; ends on the default set. RUNTIMES= (empty) measures the host as it runs, switching nothing.
-RUNTIMES ?= paddleocr2,paddleocr3
+# Demo host (run `make demo` first): the engine alone, the service and the official serving mode (`hub serving
+# start`, its image built once from PyPI) in alternating rounds, medians and spreads of the ratios.
+# RUNTIMES=paddleocr2,paddleocr3: both runtimes in turn (same weights); the run ends on the default set.
+# URL=...: any host's service alone; INSTANCES=1,2,4 [INVENTORY=... LIMIT=host]: 1..N instances per GPU in turn.
+RUNTIMES ?=
+URL ?=
+INSTANCES ?=
+INVENTORY ?= inventories/production
+LIMIT ?=
 bench: bootstrap
-	python bench/run.py --url http://127.0.0.1:$(DEMO_PORT)/predict/ocr_system --runtimes "$(RUNTIMES)"
+	@if [ -n "$(URL)" ]; then \
+	  python bench/run.py --service-only --url "$(URL)" $(if $(INSTANCES),--instances $(INSTANCES) --inventory $(INVENTORY) $(if $(LIMIT),--limit $(LIMIT))); \
+	else \
+	  python bench/run.py --url http://127.0.0.1:$(DEMO_PORT)/predict/ocr_system --runtimes "$(RUNTIMES)"; \
+	fi
+
+# The first converge of site.yml on a fresh demo host against its idempotent re-run, with the re-run's slowest tasks.
+bench-converge: sandbox-inputs
+	python bench/converge.py --port $(DEMO_PORT)
 
 # Record sha256/size of archives not yet in roles/paddleocr_models/files/models.lock.yml, from the official origin
 # (or SOURCE_URLS="ppocr=http://mirror/ppocr/ ..."); SETS=all or a comma-separated list.

@@ -1,13 +1,20 @@
-"""Benchmark: the engine alone vs the deployed service, on the same host, models and images.
+"""Benchmark: the engine alone, the deployed service and the official serving mode, on one host, models and images.
 
-    python bench/run.py [--container paddleocr-sandbox] [--url http://127.0.0.1:18866]
-    python bench/run.py --runtimes paddleocr2,paddleocr3     # both runtimes in one run (make bench)
+    make bench                                   # the demo host as it runs (run `make demo` first)
+    make bench RUNTIMES=paddleocr2,paddleocr3    # both runtimes on the demo host, same weights
+    make bench URL=https://host/predict/ocr_system [INSTANCES=1,2,4 INVENTORY=... LIMIT=host]   # any host
 
-(a) engine alone: PaddleOCR in-process inside the service's image on the host, configured from the
-    service's config.json; (b) the service over HTTP at concurrency 1, 2, 4, 8. Prints a table and
-    writes bench/results/bench.json. With --runtimes, site.yml switches the demo host's active set between
-    PP-OCRv4 mobile on each runtime (ppocrv4-mobile, ppocrv4-mobile-3x: the same weights), the same images
-    are measured on each, and the run ends on the default set again.
+Demo host: (a) the engine alone: our module in-process inside the service's image, configured from the
+service's config.json; (b) the service over HTTP; (c) the official serving mode: PaddleHub's `hub serving
+start -m ocr_system` in the same image with the same models (bench/official_serving.py). They are measured in
+alternating rounds (engine, then the service and the official mode back to back at each concurrency; again,
+...), so machine drift hits all three alike; each ratio is taken within a round and printed as the median of
+the rounds with its spread. Writes bench/results/bench.json.
+
+Any host (URL): the service alone at each concurrency (Docker access to the host is not needed), with basic
+auth from PADDLEOCR_BENCH_AUTH=user:password. With INSTANCES, site.yml deploys 1..N instances per GPU on the
+host (paddleocr_service_instances_per_gpu) before each measurement, and the run ends with the inventory's
+own setting again.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -22,10 +30,12 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import official_serving
 from documents import render_documents
 
 HERE = Path(__file__).resolve().parent
@@ -36,16 +46,19 @@ def host_exec(container: str, *command: str) -> str:
     return subprocess.run(["docker", "exec", container, *command], check=True, capture_output=True, text=True).stdout
 
 
-def engine_alone(container: str, images: list[Path], rounds: int) -> dict:
+def copy_engine_inputs(container: str, images: list[Path]) -> None:
     host_exec(container, "mkdir", "-p", f"{HOST_DIR}/images")
     for path in [*images, HERE / "engine.py"]:
         target = f"{HOST_DIR}/images/" if path.suffix == ".png" else f"{HOST_DIR}/"
         subprocess.run(["docker", "cp", str(path), f"{container}:{target}"], check=True)
+
+
+def engine_alone(container: str, passes: int) -> dict:
     image = host_exec(container, "docker", "inspect", "--format", "{{.Config.Image}}", "paddleocr").strip()
     out = host_exec(
         container, "docker", "run", "--rm", "--network", "none",
         "-v", "/opt/paddleocr/models:/models:ro", "-v", "/etc/paddleocr/config.json:/etc/paddleocr/config.json:ro",
-        "-v", f"{HOST_DIR}:/bench:ro", image, "python", "/bench/engine.py", "--rounds", str(rounds),
+        "-v", f"{HOST_DIR}:/bench:ro", image, "python", "/bench/engine.py", "--rounds", str(passes),
     )
     engine = json.loads(out.strip().splitlines()[-1])
     engine["p95_ms"] = round(percentile(engine.pop("latencies_ms"), 0.95), 1)
@@ -57,20 +70,23 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def service_level(url: str, payloads: list[bytes], concurrency: int, requests_per_level: int) -> dict:
+def service_level(url: str, payloads: list[bytes], concurrency: int, requests_per_level: int,
+                  auth: tuple[str, str] | None = None, verify: bool = True) -> dict:
     latencies: list[float] = []
     outcomes: list[bool] = []
     local = threading.local()
 
     def one(index: int) -> None:
-        session = getattr(local, "session", None) or requests.Session()
-        local.session = session
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+            session.auth, session.verify = auth, verify
         started = time.perf_counter()
         try:
             response = session.post(url, data=payloads[index % len(payloads)],
                                     headers={"Content-Type": "application/json"}, timeout=300)
             ok = response.status_code == 200 and response.json().get("status") == "000"
-        except requests.RequestException:
+        except (requests.RequestException, ValueError):
             ok = False
         latencies.append((time.perf_counter() - started) * 1000)
         outcomes.append(ok)
@@ -90,25 +106,98 @@ def service_level(url: str, payloads: list[bytes], concurrency: int, requests_pe
     }
 
 
+def spread(values: list[float]) -> dict:
+    """Median of per-round values with their range: what the README and the goals read."""
+    return {"median": round(statistics.median(values), 3), "min": round(min(values), 3),
+            "max": round(max(values), 3), "rounds": [round(value, 3) for value in values]}
+
+
+def median_level(rounds: list[list[dict]], index: int) -> dict:
+    levels = [levels[index] for levels in rounds]
+    merged = {key: round(statistics.median(level[key] for level in levels), 2 if key == "throughput_img_s" else 1)
+              for key in ("throughput_img_s", "p50_ms", "p95_ms", "p99_ms")}
+    return {"concurrency": levels[0]["concurrency"], **merged, "errors": sum(level["errors"] for level in levels)}
+
+
+def measure(args: argparse.Namespace, images: list[Path], payloads: list[bytes], with_official: bool) -> dict:
+    """Alternating rounds on the demo host: the engine, then service and official per level; ratios within a round."""
+    levels = [int(level) for level in args.levels.split(",")]
+    copy_engine_inputs(args.container, images)
+    official_url = (official_serving.start(args.container, official_serving.default_cache(), payloads[0])
+                    if with_official else None)
+    try:
+        service_level(args.url, payloads, 1, len(images))  # warm-up of every worker and shape
+        if official_url:
+            service_level(official_url, payloads, 1, len(images))
+        rounds: list[dict[str, Any]] = []
+        for number in range(1, args.rounds + 1):
+            measured: dict[str, Any] = {"engine": engine_alone(args.container, args.requests // len(images)),
+                                        "service": [], "official": []}
+            for concurrency in levels:  # each level's pair back to back: the ratio's two sides meet the same machine
+                measured["service"].append(service_level(args.url, payloads, concurrency, args.requests))
+                if official_url:
+                    measured["official"].append(service_level(official_url, payloads, concurrency, args.requests))
+            if not official_url:
+                del measured["official"]
+            rounds.append(measured)
+            print(f"round {number}: engine {measured['engine']['throughput_img_s']} img/s; service "
+                  + " ".join(str(level["throughput_img_s"]) for level in measured["service"])
+                  + ("; official " + " ".join(str(level["throughput_img_s"]) for level in measured["official"])
+                     if official_url else "") + f" img/s at concurrency {args.levels}", flush=True)
+    finally:
+        if official_url:
+            official_serving.stop(args.container)
+    return summarise(rounds, levels)
+
+
+def summarise(rounds: list[dict[str, Any]], levels: list[int]) -> dict:
+    result: dict[str, Any] = {
+        "rounds": rounds,
+        "engine_img_s": spread([r["engine"]["throughput_img_s"] for r in rounds]),
+        "service": [median_level([r["service"] for r in rounds], i) for i in range(len(levels))],
+        "service_best_over_engine": spread([max(level["throughput_img_s"] for level in r["service"])
+                                            / r["engine"]["throughput_img_s"] for r in rounds]),
+    }
+    if "official" in rounds[0]:
+        result["official"] = [median_level([r["official"] for r in rounds], i) for i in range(len(levels))]
+        result["service_over_official"] = {
+            str(level): spread([r["service"][i]["throughput_img_s"] / r["official"][i]["throughput_img_s"]
+                                for r in rounds])
+            for i, level in enumerate(levels)}
+    return result
+
+
+def report(result: dict, rounds: int) -> None:
+    print(f"\nmedians of {rounds} alternating rounds")
+    print(f"{'':<9} {'conc':>4} {'img/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'failed':>6}")
+    print(f"{'engine':<9} {'':>4} {result['engine_img_s']['median']:>7}")
+    for name in ("service", "official"):
+        for level in result.get(name, []):
+            print(f"{name:<9} {level['concurrency']:>4} {level['throughput_img_s']:>7} {level['p50_ms']:>8} "
+                  f"{level['p95_ms']:>8} {level['p99_ms']:>8} {level['errors']:>6}")
+    ratio = result["service_best_over_engine"]
+    print(f"service best / engine: median {ratio['median']:.2f}, spread {ratio['min']:.2f}-{ratio['max']:.2f} "
+          f"(goal >= 0.95)")
+    for level, ratio in result.get("service_over_official", {}).items():
+        print(f"ours / official at concurrency {level}: median {ratio['median']:.2f}, "
+              f"spread {ratio['min']:.2f}-{ratio['max']:.2f} (goal >= 1.3)")
+
+
 # PP-OCRv4 mobile on each runtime: the same weights, so the runtimes are compared, not the models.
 RUNTIME_SETS = {"paddleocr2": "ppocrv4-mobile", "paddleocr3": "ppocrv4-mobile-3x"}
 
 
+def ansible_playbook() -> str:
+    return str(Path(sys.executable).parent / "ansible-playbook")
+
+
 def converge(extra_vars: dict) -> None:
     """site.yml on the demo host (inventories/local), as `make demo` runs it."""
-    subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), str(HERE.parent / "site.yml"),
-                    "-e", json.dumps(extra_vars)], check=True, cwd=HERE.parent, stdout=subprocess.DEVNULL)
+    subprocess.run([ansible_playbook(), str(HERE.parent / "site.yml"), "-e", json.dumps(extra_vars)],
+                   check=True, cwd=HERE.parent, stdout=subprocess.DEVNULL)
 
 
-def measure(args: argparse.Namespace, images: list[Path], payloads: list[bytes]) -> dict:
-    engine = engine_alone(args.container, images, args.rounds)
-    per_level = len(images) * args.rounds * 2
-    service_level(args.url, payloads, 1, len(images))  # warm-up of every worker
-    levels = [service_level(args.url, payloads, int(c), per_level) for c in args.levels.split(",")]
-    return {"engine": engine, "service": levels}
-
-
-def compare_runtimes(args: argparse.Namespace, images: list[Path], payloads: list[bytes]) -> int:
+def compare_runtimes(args: argparse.Namespace, images: list[Path], payloads: list[bytes]) -> dict:
     runtimes = args.runtimes.split(",")
     installed = [RUNTIME_SETS[runtime] for runtime in runtimes]
     results = {}
@@ -116,54 +205,90 @@ def compare_runtimes(args: argparse.Namespace, images: list[Path], payloads: lis
         for runtime in runtimes:
             print(f"== {runtime}: converging the demo host to {RUNTIME_SETS[runtime]}", flush=True)
             converge({"paddleocr_model_sets": installed, "paddleocr_model_set_active": RUNTIME_SETS[runtime]})
-            results[runtime] = measure(args, images, payloads)
-            report(results[runtime])
+            # The official serving mode is PaddleHub's, on PaddleOCR 2.x: the peer of the paddleocr2 runtime.
+            results[runtime] = measure(args, images, payloads, args.official and runtime == "paddleocr2")
+            report(results[runtime], args.rounds)
     finally:
         print("== back to the default set", flush=True)
         converge({})
     first, *others = runtimes
     for other in others:
         print(f"{other} / {first}: engine throughput "
-              f"{results[other]['engine']['throughput_img_s'] / results[first]['engine']['throughput_img_s']:.2f}")
+              f"{results[other]['engine_img_s']['median'] / results[first]['engine_img_s']['median']:.2f}")
         for mine, theirs in zip(results[other]["service"], results[first]["service"]):
             print(f"  concurrency {mine['concurrency']}: throughput "
                   f"{mine['throughput_img_s'] / theirs['throughput_img_s']:.2f}, p95 {mine['p95_ms'] / theirs['p95_ms']:.2f}")
-    (HERE / "results" / "bench-runtimes.json").write_text(json.dumps(results, indent=2))
-    return 0
+    return results
 
 
-def report(result: dict) -> float:
-    engine, levels = result["engine"], result["service"]
-    engine_ms = statistics.mean(f["mean_ms"] for f in engine["per_image"].values())
-    best = max(levels, key=lambda level: level["throughput_img_s"])
-    print(f"engine alone: {engine['throughput_img_s']} img/s, mean {engine_ms:.1f} ms/img "
-          + ", ".join(f"{name} {f['p50_ms']} ms" for name, f in engine["per_image"].items()))
-    print(f"{'conc':>4} {'img/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6}")
-    for level in levels:
-        print(f"{level['concurrency']:>4} {level['throughput_img_s']:>7} {level['p50_ms']:>8} "
-              f"{level['p95_ms']:>8} {level['p99_ms']:>8} {level['errors']:>6}")
-    ratio = best["throughput_img_s"] / engine["throughput_img_s"]
-    print(f"service best / engine throughput: {ratio:.2f} (goal >= 0.90); "
-          f"p95 at concurrency 1 / engine p95 on the same mix: {levels[0]['p95_ms'] / engine['p95_ms']:.2f} (goal <= 1.20)")
-    return ratio
+def any_host(args: argparse.Namespace, payloads: list[bytes]) -> dict:
+    """The service at URL alone; with --instances, redeployed with 1..N instances per GPU before each pass."""
+    user, _, password = os.environ.get("PADDLEOCR_BENCH_AUTH", "").partition(":")
+    auth = (user, password) if user else None
+    levels = [int(level) for level in args.levels.split(",")]
+
+    def passes() -> list[dict]:
+        service_level(args.url, payloads, 1, len(payloads), auth, not args.insecure)  # warm-up
+        rounds = [[service_level(args.url, payloads, c, args.requests, auth, not args.insecure) for c in levels]
+                  for _ in range(args.rounds)]
+        merged = [median_level(rounds, i) for i in range(len(levels))]
+        for level in merged:
+            print(f"  concurrency {level['concurrency']:>3}: {level['throughput_img_s']:>7} img/s, p50 "
+                  f"{level['p50_ms']} ms, p95 {level['p95_ms']} ms, failed {level['errors']}", flush=True)
+        return merged
+
+    if not args.instances:
+        print(f"== {args.url}: medians of {args.rounds} rounds")
+        return {"url": args.url, "service": passes()}
+    deploy = [ansible_playbook(), "-i", args.inventory, str(HERE.parent / "playbooks" / "site.yml")]
+    deploy += ["--limit", args.limit] if args.limit else []
+    scaling = {}
+    try:
+        for count in [int(n) for n in args.instances.split(",")]:
+            print(f"== {count} instance(s) per GPU: deploying", flush=True)
+            subprocess.run([*deploy, "-e", f"paddleocr_service_instances_per_gpu={count}"], check=True,
+                           cwd=HERE.parent, stdout=subprocess.DEVNULL)
+            scaling[count] = passes()
+    finally:
+        print("== back to the inventory's own setting", flush=True)
+        subprocess.run(deploy, check=True, cwd=HERE.parent, stdout=subprocess.DEVNULL)
+    first = min(scaling)
+    for count, levels_measured in scaling.items():
+        best = max(level["throughput_img_s"] for level in levels_measured)
+        print(f"{count} per GPU: best {best} img/s, {best / max(lv['throughput_img_s'] for lv in scaling[first]):.2f}"
+              f" x {first} per GPU")
+    return {"url": args.url, "instances_per_gpu": scaling}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--container", default="paddleocr-sandbox", help="the sandbox host container")
+    parser.add_argument("--container", default="paddleocr-sandbox", help="the demo host's container")
     parser.add_argument("--url", default="http://127.0.0.1:18866/predict/ocr_system")
-    parser.add_argument("--rounds", type=int, default=5, help="engine passes per image")
-    parser.add_argument("--levels", default="1,2,4,8")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (at least 3 for a median)")
+    parser.add_argument("--requests", type=int, default=6, help="requests per concurrency level and round")
+    parser.add_argument("--levels", default="1,2,4")
+    parser.add_argument("--no-official", dest="official", action="store_false",
+                        help="leave out the official serving mode (it builds its image on first use: PyPI)")
     parser.add_argument("--runtimes", default="", help="comma-separated runtimes to measure in turn (demo host)")
+    parser.add_argument("--service-only", action="store_true", help="any host: measure the service at --url alone")
+    parser.add_argument("--insecure", action="store_true", help="any host: do not verify its TLS certificate")
+    parser.add_argument("--instances", default="", help="any host: instances per GPU to deploy in turn, e.g. 1,2,4")
+    parser.add_argument("--inventory", default="inventories/production", help="any host: the inventory to deploy")
+    parser.add_argument("--limit", default="", help="any host: the host (or group) to deploy to")
     args = parser.parse_args()
 
     images = render_documents(HERE / "results" / "images")
     payloads = [json.dumps({"images": [base64.b64encode(p.read_bytes()).decode()]}).encode() for p in images]
-    if args.runtimes:
-        return compare_runtimes(args, images, payloads)
-    result = measure(args, images, payloads)
-    result["throughput_ratio"] = round(report(result), 3)
-    (HERE / "results" / "bench.json").write_text(json.dumps(result, indent=2))
+    if args.requests % len(images):
+        parser.error(f"--requests must be a multiple of {len(images)} (every document as often)")
+    if args.service_only or args.instances:
+        result, name = any_host(args, payloads), "bench-host.json"
+    elif args.runtimes:
+        result, name = compare_runtimes(args, images, payloads), "bench-runtimes.json"
+    else:
+        result, name = measure(args, images, payloads, args.official), "bench.json"
+        report(result, args.rounds)
+    (HERE / "results" / name).write_text(json.dumps(result, indent=2))
     return 0
 
 

@@ -1,0 +1,134 @@
+"""The bench's peer: the official serving mode (`hub serving start -m ocr_system`) on the demo host.
+
+The peer image is the service's own image plus PaddleHub 2.4.0 and its packages (official/requirements.lock)
+and a stand-in of PaddleOCR's ocr_system HubServing module (official/ocr_system), built on the demo host's
+Docker engine. The wheels the service image lacks are built on the controller with `pip wheel` (PyPI, once,
+cached under ~/.cache/paddleocr-fleet/official-wheels) and travel in the build context.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+HERE = Path(__file__).resolve().parent
+OFFICIAL = HERE / "official"
+IMAGE_LOCK = HERE.parent / "roles" / "paddleocr_image" / "files" / "requirements.lock"
+HOST_CONTEXT = "/opt/paddleocr/bench/official"
+CONTAINER = "paddleocr-bench-official"
+PORT = 8869
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
+
+
+def pins(lock: Path) -> dict[str, str]:
+    found = {}
+    for line in lock.read_text().splitlines():
+        match = PIN.match(line)
+        if match:
+            found[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
+    return found
+
+
+def missing_from_image() -> list[str]:
+    """The official lock's pins that the service image does not hold at that version."""
+    image = pins(IMAGE_LOCK)
+    return sorted(f"{name}=={version}" for name, version in pins(OFFICIAL / "requirements.lock").items()
+                  if image.get(name) != version)
+
+
+def wheels(cache: Path) -> Path:
+    wanted = missing_from_image()
+    target = cache / "official-wheels" / hashlib.sha256("\n".join(wanted).encode()).hexdigest()[:12]
+    if not (target / ".complete").exists():
+        print(f"== official serving mode: building {len(wanted)} wheels into {target} (PyPI, once)", flush=True)
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(target),
+                        *wanted], check=True)
+        (target / ".complete").touch()
+    return target
+
+
+def host_exec(container: str, *command: str) -> str:
+    proc = subprocess.run(["docker", "exec", container, *command], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} on {container} failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
+    return proc.stdout
+
+
+def build(container: str, service_image: str, cache: Path) -> str:
+    """Build the peer image on the demo host's engine (once per service image); return its name."""
+    tag = f"paddleocr-fleet/hubserving-official:{service_image.rsplit(':', 1)[-1]}"
+    if subprocess.run(["docker", "exec", container, "docker", "image", "inspect", tag], capture_output=True,
+                      check=False).returncode == 0:
+        return tag
+    wheel_dir = wheels(cache)
+    host_exec(container, "rm", "-rf", HOST_CONTEXT)
+    host_exec(container, "mkdir", "-p", HOST_CONTEXT)
+    for part in ("Dockerfile", "requirements.lock", "ocr_system"):
+        subprocess.run(["docker", "cp", str(OFFICIAL / part), f"{container}:{HOST_CONTEXT}/"], check=True)
+    subprocess.run(["docker", "cp", f"{wheel_dir}/.", f"{container}:{HOST_CONTEXT}/wheels"], check=True)
+    print(f"== official serving mode: building {tag} on {container}", flush=True)
+    started = time.monotonic()
+    host_exec(container, "docker", "build", "--quiet", "--build-arg", f"SERVICE_IMAGE={service_image}",
+              "--tag", tag, HOST_CONTEXT)
+    print(f"   built in {time.monotonic() - started:.0f} s", flush=True)
+    host_exec(container, "rm", "-rf", f"{HOST_CONTEXT}/wheels")
+    return tag
+
+
+def model_environment(container: str) -> list[str]:
+    """The service's model directories and dictionary (its config.json), for the official module."""
+    init_args = json.loads(host_exec(container, "cat", "/etc/paddleocr/config.json"))[
+        "modules_info"]["ocr_system"]["init_args"]
+    env = []
+    for key in ("det_model_dir", "cls_model_dir", "rec_model_dir"):
+        env += ["--env", f"OFFICIAL_{key.upper()}={init_args[key]}"]
+    dictionary = init_args.get("rec_char_dict_path") or ""
+    if dictionary.startswith("/"):
+        env += ["--env", f"OFFICIAL_REC_CHAR_DICT_PATH={dictionary}"]
+    return env
+
+
+def start(container: str, cache: Path, sample_payload: bytes) -> str:
+    """Start the official serving mode on the demo host beside the service; return its URL once it answers."""
+    service_image = host_exec(container, "docker", "inspect", "--format", "{{.Config.Image}}", "paddleocr").strip()
+    image = build(container, service_image, cache)
+    stop(container)
+    host_exec(container, "docker", "run", "--detach", "--name", CONTAINER, "--publish", f"{PORT}:8866",
+              "--volume", "/opt/paddleocr/models:/models:ro", *model_environment(container), image)
+    addresses = "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}"
+    address = subprocess.run(["docker", "inspect", "--format", addresses, container], check=True,
+                             capture_output=True, text=True).stdout.split()[0]
+    url = f"http://{address}:{PORT}/predict/ocr_system"
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            answer = requests.post(url, data=sample_payload, headers={"Content-Type": "application/json"}, timeout=60)
+            if answer.json().get("status") == "000":
+                return url
+        except (requests.RequestException, ValueError):
+            pass
+        if time.monotonic() > deadline:
+            logs = subprocess.run(["docker", "exec", container, "docker", "logs", "--tail", "30", CONTAINER],
+                                  capture_output=True, text=True, check=False)
+            raise RuntimeError(f"the official serving mode did not answer within 300 s:\n{logs.stdout}{logs.stderr}")
+        time.sleep(1)
+
+
+def stop(container: str) -> None:
+    subprocess.run(["docker", "exec", container, "docker", "rm", "--force", CONTAINER], capture_output=True,
+                   check=False)
+
+
+def default_cache() -> Path:
+    return Path(os.environ.get("PADDLEOCR_FLEET_CACHE", Path.home() / ".cache" / "paddleocr-fleet"))

@@ -1,0 +1,51 @@
+"""The benchmark's arithmetic and its official peer's inputs (bench/run.py, bench/official_serving.py): ratios are
+taken within a round and summarised as median and spread; the peer installs what the service image lacks."""
+
+from __future__ import annotations
+
+import sys
+
+from support import PROJECT_ROOT
+
+sys.path.insert(0, str(PROJECT_ROOT / "bench"))
+import official_serving
+import run
+
+
+def level(concurrency: int, throughput: float, errors: int = 0) -> dict:
+    return {"concurrency": concurrency, "throughput_img_s": throughput, "p50_ms": 100.0, "p95_ms": 200.0,
+            "p99_ms": 300.0, "errors": errors}
+
+
+def test_ratios_are_taken_within_each_round_then_summarised_as_median_and_spread():
+    # The machine slows down in round 2: every path drops, the per-round ratios stay put.
+    rounds = [
+        {"engine": {"throughput_img_s": 1.0}, "service": [level(1, 0.96), level(2, 0.90)],
+         "official": [level(1, 0.5), level(2, 0.5)]},
+        {"engine": {"throughput_img_s": 0.5}, "service": [level(1, 0.47), level(2, 0.48, errors=1)],
+         "official": [level(1, 0.25), level(2, 0.24)]},
+        {"engine": {"throughput_img_s": 1.0}, "service": [level(1, 0.97), level(2, 0.95)],
+         "official": [level(1, 0.5), level(2, 0.5)]},
+    ]
+    result = run.summarise(rounds, [1, 2])
+    assert result["service_best_over_engine"]["rounds"] == [0.96, 0.96, 0.97]
+    assert result["service_best_over_engine"]["median"] == 0.96
+    assert (result["service_best_over_engine"]["min"], result["service_best_over_engine"]["max"]) == (0.96, 0.97)
+    assert result["service_over_official"]["1"]["rounds"] == [1.92, 1.88, 1.94]
+    assert result["service_over_official"]["2"]["median"] == 1.9
+    assert result["service"][1] == {"concurrency": 2, "throughput_img_s": 0.9, "p50_ms": 100.0, "p95_ms": 200.0,
+                                    "p99_ms": 300.0, "errors": 1}
+
+
+def test_without_the_peer_there_is_no_official_row():
+    rounds = [{"engine": {"throughput_img_s": 1.0}, "service": [level(1, 0.9)]}] * 3
+    assert "official" not in run.summarise(rounds, [1]) and "service_over_official" not in run.summarise(rounds, [1])
+
+
+def test_the_peer_installs_paddlehub_and_only_what_the_service_image_lacks():
+    image = official_serving.pins(official_serving.IMAGE_LOCK)
+    missing = official_serving.missing_from_image()
+    assert "paddlehub==2.4.0" in missing
+    assert not [pin for pin in missing if image.get(pin.split("==")[0]) == pin.split("==")[1]]
+    # paddleocr 2.10 is in both: the peer serves the same engine library the service has.
+    assert image["paddleocr"] == official_serving.pins(official_serving.OFFICIAL / "requirements.lock")["paddleocr"]
