@@ -117,17 +117,21 @@ locks: bootstrap
 # Demo host (run `make demo` first): the engine alone, the service and the official serving mode (`hub serving
 # start`, its image built once from PyPI) in alternating rounds, medians and spreads of the ratios.
 # RUNTIMES=paddleocr2,paddleocr3: both runtimes in turn (same weights); the run ends on the default set.
-# URL=...: any host's service alone; INSTANCES=1,2,4 [INVENTORY=... LIMIT=host]: 1..N instances per GPU in turn.
+# URL=...: any host's service alone; INSTANCES=1,2,4 LIMIT=host [INVENTORY=...]: 1..N instances per GPU in turn.
+# BENCH_ARGS: more options of bench/run.py (--levels 1,4,16 --requests 60 --rounds 5 --insecure ...).
 RUNTIMES ?=
 URL ?=
 INSTANCES ?=
 INVENTORY ?= inventories/production
 LIMIT ?=
+BENCH_ARGS ?=
 bench: bootstrap
 	@if [ -n "$(URL)" ]; then \
-	  python bench/run.py --service-only --url "$(URL)" $(if $(INSTANCES),--instances $(INSTANCES) --inventory $(INVENTORY) $(if $(LIMIT),--limit $(LIMIT))); \
+	  python bench/run.py --service-only --url "$(URL)" $(if $(INSTANCES),--instances $(INSTANCES) --inventory $(INVENTORY) --limit "$(LIMIT)") $(BENCH_ARGS); \
+	elif [ -n "$(INSTANCES)" ]; then \
+	  echo "INSTANCES needs URL (the host's proxy) and LIMIT (the host)" >&2; exit 2; \
 	else \
-	  python bench/run.py --url http://127.0.0.1:$(DEMO_PORT)/predict/ocr_system --runtimes "$(RUNTIMES)"; \
+	  python bench/run.py --url http://127.0.0.1:$(DEMO_PORT)/predict/ocr_system --runtimes "$(RUNTIMES)" $(BENCH_ARGS); \
 	fi
 
 # The first converge of site.yml on a fresh demo host against its idempotent re-run, with the re-run's slowest tasks.

@@ -25,7 +25,7 @@ OFFICIAL = HERE / "official"
 IMAGE_LOCK = HERE.parent / "roles" / "paddleocr_image" / "files" / "requirements.lock"
 HOST_CONTEXT = "/opt/paddleocr/bench/official"
 CONTAINER = "paddleocr-bench-official"
-PORT = 8869
+PORT = 9866  # clear of the instances' loopback ports (8866 + 1 + N)
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
 
 
@@ -65,9 +65,17 @@ def host_exec(container: str, *command: str) -> str:
     return proc.stdout
 
 
+def peer_digest() -> str:
+    """A hash of everything the peer image adds (bench/official), so that an edit there builds it anew."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in OFFICIAL.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(OFFICIAL)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:8]
+
+
 def build(container: str, service_image: str, cache: Path) -> str:
-    """Build the peer image on the demo host's engine (once per service image); return its name."""
-    tag = f"paddleocr-fleet/hubserving-official:{service_image.rsplit(':', 1)[-1]}"
+    """Build the peer image on the demo host's engine (once per service image and peer content); return its name."""
+    tag = f"paddleocr-fleet/hubserving-official:{service_image.rsplit(':', 1)[-1]}-{peer_digest()}"
     if subprocess.run(["docker", "exec", container, "docker", "image", "inspect", tag], capture_output=True,
                       check=False).returncode == 0:
         return tag
@@ -79,10 +87,12 @@ def build(container: str, service_image: str, cache: Path) -> str:
     subprocess.run(["docker", "cp", f"{wheel_dir}/.", f"{container}:{HOST_CONTEXT}/wheels"], check=True)
     print(f"== official serving mode: building {tag} on {container}", flush=True)
     started = time.monotonic()
-    host_exec(container, "docker", "build", "--quiet", "--build-arg", f"SERVICE_IMAGE={service_image}",
-              "--tag", tag, HOST_CONTEXT)
+    try:
+        host_exec(container, "docker", "build", "--quiet", "--build-arg", f"SERVICE_IMAGE={service_image}",
+                  "--tag", tag, HOST_CONTEXT)
+    finally:
+        host_exec(container, "rm", "-rf", f"{HOST_CONTEXT}/wheels")
     print(f"   built in {time.monotonic() - started:.0f} s", flush=True)
-    host_exec(container, "rm", "-rf", f"{HOST_CONTEXT}/wheels")
     return tag
 
 
@@ -90,12 +100,12 @@ def model_environment(container: str) -> list[str]:
     """The service's model directories and dictionary (its config.json), for the official module."""
     init_args = json.loads(host_exec(container, "cat", "/etc/paddleocr/config.json"))[
         "modules_info"]["ocr_system"]["init_args"]
+    if init_args.get("runtime", "paddleocr2") != "paddleocr2":
+        raise RuntimeError("the official serving mode (PaddleHub, PaddleOCR 2.x) is the peer of the paddleocr2 "
+                           f"runtime; the demo host runs {init_args['runtime']}")
     env = []
-    for key in ("det_model_dir", "cls_model_dir", "rec_model_dir"):
-        env += ["--env", f"OFFICIAL_{key.upper()}={init_args[key]}"]
-    dictionary = init_args.get("rec_char_dict_path") or ""
-    if dictionary.startswith("/"):
-        env += ["--env", f"OFFICIAL_REC_CHAR_DICT_PATH={dictionary}"]
+    for key in ("det_model_dir", "cls_model_dir", "rec_model_dir", "rec_char_dict_path"):
+        env += ["--env", f"OFFICIAL_{key.upper()}={init_args.get(key) or ''}"]
     return env
 
 

@@ -5,7 +5,8 @@ enable_mkldnn=False)` takes tools/infer's argument defaults, overrides them with
 runs TextSystem; `serving_method` decodes each base64 image and predicts. The difference: tools/ and ppocr/
 come from the paddleocr 2.10 wheel the image already holds (the official image has a repository checkout),
 and the model directories from the environment (OFFICIAL_DET_MODEL_DIR, OFFICIAL_CLS_MODEL_DIR,
-OFFICIAL_REC_MODEL_DIR, OFFICIAL_REC_CHAR_DICT_PATH), where params.py has paths relative to the checkout.
+OFFICIAL_REC_MODEL_DIR, OFFICIAL_REC_CHAR_DICT_PATH: a path or a name in the wheel's ppocr/utils), where
+params.py has paths relative to the checkout.
 """
 
 from __future__ import annotations
@@ -45,8 +46,10 @@ class OCRSystem(hub.Module):
         cfg.det_model_dir = os.environ["OFFICIAL_DET_MODEL_DIR"]
         cfg.cls_model_dir = os.environ["OFFICIAL_CLS_MODEL_DIR"]
         cfg.rec_model_dir = os.environ["OFFICIAL_REC_MODEL_DIR"]
-        cfg.rec_char_dict_path = os.environ.get("OFFICIAL_REC_CHAR_DICT_PATH") or os.path.join(
-            os.path.dirname(paddleocr.__file__), "ppocr", "utils", "ppocr_keys_v1.txt")
+        # A bare dictionary name is a file the paddleocr wheel ships in ppocr/utils/, as the service reads it.
+        dictionary = os.environ.get("OFFICIAL_REC_CHAR_DICT_PATH") or "ppocr_keys_v1.txt"
+        cfg.rec_char_dict_path = dictionary if os.path.isabs(dictionary) else os.path.join(
+            os.path.dirname(paddleocr.__file__), "ppocr", "utils", dictionary)
         cfg.use_gpu = use_gpu
         cfg.ir_optim = True
         cfg.enable_mkldnn = enable_mkldnn
