@@ -63,7 +63,8 @@ def test_two_distribution_generations():
 def test_every_file_in_the_operators_cache_is_the_operators():
     cache = Path.home() / ".cache" / "paddleocr-fleet"
     written = {path.relative_to(cache).parts[0] for path in cache.rglob("*")}
-    assert {"model-archives", "image-archives", "build"} <= written, written
+    # build/ (the image's build context) is laid out only when the engine lacks the image with the context's hash.
+    assert {"model-archives", "image-archives"} <= written, written
     me = os.getuid()
     foreign = [str(path) for path in [cache, *cache.rglob("*")] if path.lstat().st_uid != me]
     assert not foreign, f"not the operator's ({pwd.getpwuid(me).pw_name}): {foreign[:10]}"
