@@ -106,6 +106,11 @@ def service_level(url: str, payloads: list[bytes], concurrency: int, requests_pe
     }
 
 
+def ratio(mine: float, theirs: float) -> float:
+    """mine / theirs; infinite where the other side answered nothing (its failed count says why)."""
+    return mine / theirs if theirs else float("inf")
+
+
 def spread(values: list[float]) -> dict:
     """Median of per-round values with their range: what the README and the goals read."""
     return {"median": round(statistics.median(values), 3), "min": round(min(values), 3),
@@ -156,13 +161,13 @@ def summarise(rounds: list[dict[str, Any]], levels: list[int]) -> dict:
         "rounds": rounds,
         "engine_img_s": spread([r["engine"]["throughput_img_s"] for r in rounds]),
         "service": [median_level([r["service"] for r in rounds], i) for i in range(len(levels))],
-        "service_best_over_engine": spread([max(level["throughput_img_s"] for level in r["service"])
-                                            / r["engine"]["throughput_img_s"] for r in rounds]),
+        "service_best_over_engine": spread([ratio(max(level["throughput_img_s"] for level in r["service"]),
+                                                  r["engine"]["throughput_img_s"]) for r in rounds]),
     }
     if "official" in rounds[0]:
         result["official"] = [median_level([r["official"] for r in rounds], i) for i in range(len(levels))]
         result["service_over_official"] = {
-            str(level): spread([r["service"][i]["throughput_img_s"] / r["official"][i]["throughput_img_s"]
+            str(level): spread([ratio(r["service"][i]["throughput_img_s"], r["official"][i]["throughput_img_s"])
                                 for r in rounds])
             for i, level in enumerate(levels)}
     return result
