@@ -37,13 +37,10 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import official_serving
 from documents import render_documents
+from official_serving import host_exec
 
 HERE = Path(__file__).resolve().parent
 HOST_DIR = "/opt/paddleocr/bench"
-
-
-def host_exec(container: str, *command: str) -> str:
-    return subprocess.run(["docker", "exec", container, *command], check=True, capture_output=True, text=True).stdout
 
 
 def copy_engine_inputs(container: str, images: list[Path]) -> None:
