@@ -1,4 +1,4 @@
-"""Check before act: the path_facts module (one look at many paths), the path_drift filter that compares them with
+"""Check before act: the path_info module (one look at many paths), the path_drift filter that compares them with
 what a role would leave, and the models role's fast path built on both, run for real on this machine."""
 
 from __future__ import annotations
@@ -29,25 +29,38 @@ def _load(name: str, path: Path):
     return module
 
 
-path_facts = _load("path_facts", PROJECT_ROOT / "plugins" / "modules" / "path_facts.py")
+path_info = _load("path_info", PROJECT_ROOT / "plugins" / "modules" / "path_info.py")
 path_state = _load("path_state", PROJECT_ROOT / "plugins" / "filter" / "path_state.py")
 
 
-def test_path_facts_describes_files_links_and_one_level_of_a_directory(tmp_path):
+def test_path_info_describes_files_links_and_one_level_of_a_directory(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "deeper").mkdir()
     (tmp_path / "a.txt").write_bytes(b"hello")
     (tmp_path / "a.txt").chmod(0o600)
     (tmp_path / "link").symlink_to("sub/missing")
-    facts = path_facts.describe(str(tmp_path), checksum=True)
+    facts = path_info.describe(str(tmp_path), checksum=True)
     entries = facts["entries"]
     assert facts["type"] == "directory" and sorted(entries) == ["a.txt", "link", "sub"]
     assert entries["a.txt"] == {"exists": True, "type": "file", "mode": "0600", "owner": entries["a.txt"]["owner"],
                                 "group": entries["a.txt"]["group"], "checksum": hashlib.sha256(b"hello").hexdigest()}
     assert entries["link"]["type"] == "link" and entries["link"]["target"] == "sub/missing"  # not followed
     assert "entries" not in entries["sub"]  # one level only
-    assert path_facts.describe(str(tmp_path / "nothing"), checksum=True) == {"exists": False}
-    assert "checksum" not in path_facts.describe(str(tmp_path / "a.txt"), checksum=False)
+    assert path_info.describe(str(tmp_path / "nothing"), checksum=True) == {"exists": False}
+    assert "checksum" not in path_info.describe(str(tmp_path / "a.txt"), checksum=False)
+
+
+def test_path_info_follows_only_given_links_to_directories(tmp_path):
+    (tmp_path / "disk" / "models").mkdir(parents=True)
+    (tmp_path / "disk" / "models" / "current").symlink_to("set")
+    (tmp_path / "disk" / "file").write_text("x")
+    (tmp_path / "root").symlink_to(tmp_path / "disk" / "models")
+    (tmp_path / "file-link").symlink_to(tmp_path / "disk" / "file")
+    followed = path_info.describe(str(tmp_path / "root"), checksum=False, follow=True)
+    assert followed["type"] == "directory"
+    assert followed["entries"]["current"] == {**followed["entries"]["current"], "type": "link", "target": "set"}
+    assert path_info.describe(str(tmp_path / "root"), checksum=False)["type"] == "link"
+    assert path_info.describe(str(tmp_path / "file-link"), checksum=True, follow=True)["type"] == "link"
 
 
 FACTS = {
@@ -78,6 +91,12 @@ def test_path_drift_is_empty_when_the_host_matches():
 ])
 def test_path_drift_names_each_difference(expected, says):
     assert path_state.path_drift(FACTS, expected) == [says]
+
+
+def test_paths_are_compared_normalised():
+    facts = {"/root/dir/": FACTS["/root/dir"]}
+    assert path_state.path_fact("/root/dir//a", facts)["checksum"] == "aa"
+    assert path_state.path_fact("/root/dir", facts)["type"] == "directory"
 
 
 def test_a_path_nobody_looked_at_is_an_error_not_a_match():
@@ -171,3 +190,26 @@ def test_an_installed_host_is_checked_in_one_look_and_any_drift_takes_the_full_p
         assert os.readlink(root / "two" / "det") == det_link
         assert os.readlink(root / "current") == "one"
         assert "changed=0" in _converge(tmp_path, variables).stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason="the role gives the host's archives to root")
+def test_a_root_on_another_disk_is_checked_where_it_points_and_unlocked_archives_always_take_the_full_path(tmp_path):
+    handler = partial(SimpleHTTPRequestHandler, directory=str(tmp_path / "origin"))
+    with serving(handler) as url:
+        variables = _models_play(tmp_path, url + "/")
+        (tmp_path / "disk").mkdir()
+        (tmp_path / "models").symlink_to(tmp_path / "disk")
+        _converge(tmp_path, variables)
+        (tmp_path / "disk" / "stale-set").mkdir()
+        again = _converge(tmp_path, variables)
+        assert "changed=0" not in again.stdout  # the stale set went, read through the link as find read it
+        assert "TASK [paddleocr_models : Checksum the archives on the host" not in again.stdout
+        assert not (tmp_path / "disk" / "stale-set").exists() and (tmp_path / "models").is_symlink()
+
+        unlocked = {**variables, "paddleocr_models_require_checksum": False,
+                    "paddleocr_models_lock_file": str(tmp_path / "no-such-lock.yml")}
+        first, second = _converge(tmp_path, unlocked), _converge(tmp_path, unlocked)
+        assert "archives without a recorded sha256: local/m/det.tar" in second.stdout, second.stdout[-3000:]
+        assert "TASK [paddleocr_models : Checksum the archives on the host" in second.stdout
+        assert "changed=0" in second.stdout, first.stdout[-2000:]

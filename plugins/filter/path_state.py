@@ -1,6 +1,6 @@
 """How a host's paths differ from what a role would leave there: the check half of check-before-act.
 
-``facts`` below is the ``paths`` result of the paddleocr.fleet.path_facts module (one call for many paths).
+``facts`` below is the ``paths`` result of the paddleocr.fleet.path_info module (one call for many paths).
 
 ``path | paddleocr.fleet.path_fact(facts)``: the facts of one path, given to the module or an entry of a directory
 given to it (``{"exists": false}`` when absent).
@@ -12,7 +12,7 @@ names). The result lists every difference as a sentence
 there. A wanted checksum that is empty (an archive without a recorded one) is always a difference.
 
 ``path | paddleocr.fleet.controller_sha256``: the sha256 of a file on the controller (a role's own file, binary
-ones too), to compare with the copy path_facts found on the host.
+ones too), to compare with the copy path_info found on the host.
 """
 
 from __future__ import annotations
@@ -26,14 +26,16 @@ _COMPARED = ("type", "mode", "owner", "group", "target", "checksum")
 
 
 def path_fact(path: str, facts: dict) -> dict:
-    """The facts of ``path``: a path given to path_facts, or an entry of a directory given to it."""
-    if path in facts:
-        return facts[path]
-    parent, name = posixpath.split(path.rstrip("/"))
-    directory = facts.get(parent)
-    if directory is None:
-        raise AnsibleFilterError(f"path_fact: {path} was not looked at (give it or its directory to path_facts)")
-    return directory.get("entries", {}).get(name, {"exists": False})
+    """The facts of ``path``: a path given to path_info, or an entry of a directory given to it (paths compared
+    normalised: ``/etc/paddleocr/`` and ``/etc/paddleocr//config.json`` find theirs)."""
+    given = {posixpath.normpath(key): value for key, value in facts.items()}
+    wanted = posixpath.normpath(path)
+    if wanted in given:
+        return given[wanted]
+    parent, name = posixpath.split(wanted)
+    if parent not in given:
+        raise AnsibleFilterError(f"path_fact: {path} was not looked at (give it or its directory to path_info)")
+    return given[parent].get("entries", {}).get(name, {"exists": False})
 
 
 def path_drift(facts: dict, expected: dict) -> list[str]:
