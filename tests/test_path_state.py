@@ -159,57 +159,64 @@ def _converge(tmp_path: Path, variables: dict) -> subprocess.CompletedProcess:
     return result
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(os.geteuid() != 0, reason="the role gives the host's archives to root")
-def test_an_installed_host_is_checked_in_one_look_and_any_drift_takes_the_full_path(tmp_path):
-    handler = partial(SimpleHTTPRequestHandler, directory=str(tmp_path / "origin"))
-    with serving(handler) as url:
-        variables = _models_play(tmp_path, url + "/")
-        root = tmp_path / "models"
-        first = _converge(tmp_path, variables)
-        assert "changed=0" not in first.stdout
-        assert os.readlink(root / "current") == "one"
-        det_link = os.readlink(root / "two" / "det")
+@pytest.fixture
+def models_play(tmp_path):
+    """The play's variables, its catalog and lock, with the origin serving the archives while the test runs."""
+    with serving(partial(SimpleHTTPRequestHandler, directory=str(tmp_path / "origin"))) as url:
+        yield _models_play(tmp_path, url + "/")
 
-        again = _converge(tmp_path, variables)
-        assert "changed=0" in again.stdout
-        # The full path's tasks did not run: nothing was checksummed again, unpacked or linked.
-        for task in ("Checksum the archives on the host", "Unpack", "Point each set's det/cls/rec"):
-            assert f"TASK [paddleocr_models : {task}" not in again.stdout, task
 
-        # Each kind of drift the one look must see; the full path puts every one of them right.
-        (root / ".downloads" / "local__m__rec.tar").chmod(0o600)
-        (root / "two" / "det").unlink()
-        (root / "two" / "det").symlink_to("../.store/elsewhere/det_infer")
-        (root / "current").unlink()
-        (root / "current").symlink_to("two")
-        repaired = _converge(tmp_path, {**variables, "paddleocr_models_prune": False})
-        assert "changed=0" not in repaired.stdout
-        assert "TASK [paddleocr_models : Checksum the archives on the host" in repaired.stdout
-        assert oct((root / ".downloads" / "local__m__rec.tar").stat().st_mode & 0o777) == "0o644"
-        assert os.readlink(root / "two" / "det") == det_link
-        assert os.readlink(root / "current") == "one"
-        assert "changed=0" in _converge(tmp_path, variables).stdout
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the role gives the host's archives to root")
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(os.geteuid() != 0, reason="the role gives the host's archives to root")
-def test_a_root_on_another_disk_is_checked_where_it_points_and_unlocked_archives_always_take_the_full_path(tmp_path):
-    handler = partial(SimpleHTTPRequestHandler, directory=str(tmp_path / "origin"))
-    with serving(handler) as url:
-        variables = _models_play(tmp_path, url + "/")
-        (tmp_path / "disk").mkdir()
-        (tmp_path / "models").symlink_to(tmp_path / "disk")
-        _converge(tmp_path, variables)
-        (tmp_path / "disk" / "stale-set").mkdir()
-        again = _converge(tmp_path, variables)
-        assert "changed=0" not in again.stdout  # the stale set went, read through the link as find read it
-        assert "TASK [paddleocr_models : Checksum the archives on the host" not in again.stdout
-        assert not (tmp_path / "disk" / "stale-set").exists() and (tmp_path / "models").is_symlink()
+@needs_root
+def test_an_installed_host_is_checked_in_one_look_and_any_drift_takes_the_full_path(tmp_path, models_play):
+    variables = models_play
+    root = tmp_path / "models"
+    first = _converge(tmp_path, variables)
+    assert "changed=0" not in first.stdout
+    assert os.readlink(root / "current") == "one"
+    det_link = os.readlink(root / "two" / "det")
 
-        unlocked = {**variables, "paddleocr_models_require_checksum": False,
-                    "paddleocr_models_lock_file": str(tmp_path / "no-such-lock.yml")}
-        first, second = _converge(tmp_path, unlocked), _converge(tmp_path, unlocked)
-        assert "archives without a recorded sha256: local/m/det.tar" in second.stdout, second.stdout[-3000:]
-        assert "TASK [paddleocr_models : Checksum the archives on the host" in second.stdout
-        assert "changed=0" in second.stdout, first.stdout[-2000:]
+    again = _converge(tmp_path, variables)
+    assert "changed=0" in again.stdout
+    # The full path's tasks did not run: nothing was checksummed again, unpacked or linked.
+    for task in ("Checksum the archives on the host", "Unpack", "Point each set's det/cls/rec"):
+        assert f"TASK [paddleocr_models : {task}" not in again.stdout, task
+
+    # Each kind of drift the one look must see; the full path puts every one of them right.
+    (root / ".downloads" / "local__m__rec.tar").chmod(0o600)
+    (root / "two" / "det").unlink()
+    (root / "two" / "det").symlink_to("../.store/elsewhere/det_infer")
+    (root / "current").unlink()
+    (root / "current").symlink_to("two")
+    repaired = _converge(tmp_path, {**variables, "paddleocr_models_prune": False})
+    assert "changed=0" not in repaired.stdout
+    assert "TASK [paddleocr_models : Checksum the archives on the host" in repaired.stdout
+    assert oct((root / ".downloads" / "local__m__rec.tar").stat().st_mode & 0o777) == "0o644"
+    assert os.readlink(root / "two" / "det") == det_link
+    assert os.readlink(root / "current") == "one"
+    assert "changed=0" in _converge(tmp_path, variables).stdout
+
+
+@pytest.mark.slow
+@needs_root
+def test_a_root_on_another_disk_is_checked_where_it_points_and_unlocked_archives_always_take_the_full_path(
+        tmp_path, models_play):
+    variables = models_play
+    (tmp_path / "disk").mkdir()
+    (tmp_path / "models").symlink_to(tmp_path / "disk")
+    _converge(tmp_path, variables)
+    (tmp_path / "disk" / "stale-set").mkdir()
+    again = _converge(tmp_path, variables)
+    assert "changed=0" not in again.stdout  # the stale set went, read through the link as find read it
+    assert "TASK [paddleocr_models : Checksum the archives on the host" not in again.stdout
+    assert not (tmp_path / "disk" / "stale-set").exists() and (tmp_path / "models").is_symlink()
+
+    unlocked = {**variables, "paddleocr_models_require_checksum": False,
+                "paddleocr_models_lock_file": str(tmp_path / "no-such-lock.yml")}
+    first, second = _converge(tmp_path, unlocked), _converge(tmp_path, unlocked)
+    assert "archives without a recorded sha256: local/m/det.tar" in second.stdout, second.stdout[-3000:]
+    assert "TASK [paddleocr_models : Checksum the archives on the host" in second.stdout
+    assert "changed=0" in second.stdout, first.stdout[-2000:]
