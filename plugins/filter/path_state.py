@@ -25,10 +25,11 @@ from ansible.errors import AnsibleFilterError
 _COMPARED = ("type", "mode", "owner", "group", "target", "checksum")
 
 
-def path_fact(path: str, facts: dict) -> dict:
-    """The facts of ``path``: a path given to path_info, or an entry of a directory given to it (paths compared
-    normalised: ``/etc/paddleocr/`` and ``/etc/paddleocr//config.json`` find theirs)."""
-    given = {posixpath.normpath(key): value for key, value in facts.items()}
+def _normalised(facts: dict) -> dict:
+    return {posixpath.normpath(key): value for key, value in facts.items()}
+
+
+def _fact(path: str, given: dict) -> dict:
     wanted = posixpath.normpath(path)
     if wanted in given:
         return given[wanted]
@@ -38,11 +39,18 @@ def path_fact(path: str, facts: dict) -> dict:
     return given[parent].get("entries", {}).get(name, {"exists": False})
 
 
+def path_fact(path: str, facts: dict) -> dict:
+    """The facts of ``path``: a path given to path_info, or an entry of a directory given to it (paths compared
+    normalised: ``/etc/paddleocr/`` and ``/etc/paddleocr//config.json`` find theirs)."""
+    return _fact(path, _normalised(facts))
+
+
 def path_drift(facts: dict, expected: dict) -> list[str]:
     """Every difference between ``facts`` and ``expected``, one sentence each; [] when they agree."""
+    given = _normalised(facts)
     drift = []
     for path, want in expected.items():
-        have = path_fact(path, facts)
+        have = _fact(path, given)
         if not have.get("exists"):
             drift.append(f"{path}: missing")
             continue
