@@ -4,7 +4,9 @@
 #   paddleocr-fleet/debian11-systemd:local  the same on bullseye (Python 3.9, systemd 247, docker.io 20.10.5):
 #                                           the generation closest to Ubuntu 20.04 this machine can build
 #   paddleocr-fleet/python-base:local       base of the OCR image (bookworm, saved as a tarball the role loads)
-# Each comes from one debootstrap rootfs per suite; rerunning is a no-op while the images exist.
+# Each comes from one debootstrap rootfs per suite, the suites debootstrapped side by side; rerunning is a no-op
+# while the images exist. SANDBOX_SUITES (default "bookworm bullseye") limits the host images to those suites:
+# `make demo` needs bookworm only.
 set -euo pipefail
 
 CACHE_DIR=${PADDLEOCR_FLEET_CACHE:-$HOME/.cache/paddleocr-fleet}
@@ -70,8 +72,19 @@ host_image() {
   echo "built $image"
 }
 
-host_image bookworm "${SANDBOX_HOST_IMAGE:-paddleocr-fleet/debian12-systemd:local}"
-host_image bullseye "${SANDBOX_HOST_IMAGE_DEBIAN11:-paddleocr-fleet/debian11-systemd:local}"
+SUITES=${SANDBOX_SUITES:-bookworm bullseye}
+declare -A HOST_IMAGE=(
+  [bookworm]=${SANDBOX_HOST_IMAGE:-paddleocr-fleet/debian12-systemd:local}
+  [bullseye]=${SANDBOX_HOST_IMAGE_DEBIAN11:-paddleocr-fleet/debian11-systemd:local}
+)
+# The rootfs of every suite still missing, side by side (each is mostly a wait on the mirror).
+pids=()
+for suite in $SUITES; do
+  [ -n "${HOST_IMAGE[$suite]:-}" ] || { echo "unknown suite '$suite' (bookworm, bullseye)" >&2; exit 2; }
+  docker image inspect "${HOST_IMAGE[$suite]}" >/dev/null 2>&1 || { rootfs "$suite" >/dev/null & pids+=($!); }
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
+for suite in $SUITES; do host_image "$suite" "${HOST_IMAGE[$suite]}"; done
 
 if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 || [ ! -s "$BASE_ARCHIVE" ]; then
   docker import --change 'CMD ["/bin/bash"]' "$(rootfs bookworm)" "$BASE_IMAGE"

@@ -1,25 +1,33 @@
 #!/usr/bin/env bash
-# Fills the wheelhouse the OCR image builds install from (fetched once): exactly the wheels of
-# roles/paddleocr_image/files/requirements.lock plus the CPU paddle wheel, those of the paddleocr3 runtime
-# (requirements-paddleocr3.lock and its paddle), and for the GPU image the
-# pinned CUDA libraries of flavour cu118 with the GPU STAND-IN paddle (below); no more (the image installs
-# them with --no-deps), so the directory holds what a build needs and an air-gapped site copies that.
-# Runs offline when the wheelhouse is complete; air-gapped users copy the directory over.
+# Fills the wheelhouse the OCR image builds install from (fetched once), in parts, each exactly the wheels
+# one image installs (the images install them with --no-deps):
+#   cpu         roles/paddleocr_image/files/requirements.lock and the CPU paddle wheel (the demo's and the
+#               default scenario's image)
+#   paddleocr3  the paddleocr3 runtime's lock and its CPU paddle
+#   gpu         the pinned CUDA libraries of flavour cu118 and the GPU STAND-IN paddle (below)
+# WHEELHOUSE_PARTS (default: all three) says which; `make demo` fetches cpu only. Each part is complete once
+# its stamp holds the hash of its pins; a complete part is not looked at again, so later runs are offline.
+# Wheels of a pin that changed stay until the directory is removed (harmless: every install is hash-pinned).
+# Air-gapped users copy the directory over.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE_DIR=${PADDLEOCR_FLEET_CACHE:-$HOME/.cache/paddleocr-fleet}
 WHEELHOUSE="$CACHE_DIR/wheelhouse"
-PADDLE=${PADDLE_PACKAGE:-paddlepaddle==3.3.1}
+PARTS=${WHEELHOUSE_PARTS:-cpu paddleocr3 gpu}
 PIP=${PIP:-.venv/bin/pip}
-LOCK=roles/paddleocr_image/files/requirements.lock
-# The paddleocr3 runtime's image: its own lock and the CPU Paddle the role picks for it.
-LOCK3=roles/paddleocr_image/files/requirements-paddleocr3.lock
-PADDLE3=paddlepaddle==3.2.2
 # STAND-IN for paddlepaddle-gpu 3.x (cu118), which only Paddle's own index has (unreachable here): PyPI's
 # paddlepaddle-gpu 2.6.2, also built for CUDA 11.8, with the two packages it imports that 3.x does not.
 # tests/integration/gpu_image_standin.yml builds the GPU image with the same pins.
-CUDA_LOCK=roles/paddleocr_image/files/cuda-cu118.lock
-GPU_STANDIN=(paddlepaddle-gpu==2.6.2 decorator==5.3.1 astor==0.8.1)
+declare -A LOCK=(
+  [cpu]=roles/paddleocr_image/files/requirements.lock
+  [paddleocr3]=roles/paddleocr_image/files/requirements-paddleocr3.lock
+  [gpu]=roles/paddleocr_image/files/cuda-cu118.lock
+)
+declare -A PINS=(
+  [cpu]=${PADDLE_PACKAGE:-paddlepaddle==3.3.1}
+  [paddleocr3]=paddlepaddle==3.2.2
+  [gpu]="paddlepaddle-gpu==2.6.2 decorator==5.3.1 astor==0.8.1"
+)
 
 python_version=$(${PIP%pip}python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 if [ "$python_version" != "3.11" ]; then
@@ -27,30 +35,18 @@ if [ "$python_version" != "3.11" ]; then
   exit 1
 fi
 mkdir -p "$WHEELHOUSE"
-stamp="$WHEELHOUSE/.complete"
-want=$( (cat "$LOCK" "$LOCK3" "$CUDA_LOCK"; echo "$PADDLE $PADDLE3 ${GPU_STANDIN[*]}") | sha256sum | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
-  echo "wheelhouse complete: $WHEELHOUSE ($(du -sh "$WHEELHOUSE" | cut -f1))"
-  exit 0
-fi
-# Into a new directory, taking what the old one has: wheels a lock no longer lists do not linger.
-fresh=$(mktemp -d "$CACHE_DIR/wheelhouse.new.XXXXXX")
-trap 'rm -rf "$fresh"' EXIT
-# In steps, as the images install them: the hash-pinned locks (pip checks every file's hash), then Paddle
-# (one pip call per lock and per Paddle version: pip refuses two pins of one package in one call).
-wheels() {
-  "$PIP" wheel --quiet --no-deps "$@" --find-links "$WHEELHOUSE" -w "$fresh" -r "$LOCK" -r "$CUDA_LOCK" \
-    && "$PIP" wheel --quiet --no-deps "$@" --find-links "$WHEELHOUSE" -w "$fresh" -r "$LOCK3" \
-    && "$PIP" wheel --quiet --no-deps "$@" --find-links "$WHEELHOUSE" -w "$fresh" "$PADDLE" "${GPU_STANDIN[@]}" \
-    && "$PIP" wheel --quiet --no-deps "$@" --find-links "$WHEELHOUSE" -w "$fresh" "$PADDLE3"
-}
-if ! wheels --no-index 2>/dev/null; then
-  echo "== fetching wheels into $WHEELHOUSE (once)"
-  wheels
-fi
-echo "$want" >"$fresh/.complete"
-chmod 755 "$fresh"
-rm -rf "$WHEELHOUSE"
-mv "$fresh" "$WHEELHOUSE"
-trap - EXIT
-echo "wheelhouse complete: $WHEELHOUSE ($(du -sh "$WHEELHOUSE" | cut -f1))"
+chmod 755 "$WHEELHOUSE"
+for part in $PARTS; do
+  [ -n "${LOCK[$part]:-}" ] || { echo "unknown wheelhouse part '$part' (cpu, paddleocr3, gpu)" >&2; exit 2; }
+  stamp="$WHEELHOUSE/.complete-$part"
+  want=$( (cat "${LOCK[$part]}"; echo "${PINS[$part]}") | sha256sum | cut -d' ' -f1)
+  [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && continue
+  echo "== fetching the $part wheels into $WHEELHOUSE (once)"
+  # One pip call for the hash-pinned lock (pip checks every file's hash), one for the pins: pip refuses two
+  # pins of one package in one call.
+  # shellcheck disable=SC2086
+  "$PIP" wheel --quiet --no-deps --find-links "$WHEELHOUSE" -w "$WHEELHOUSE" -r "${LOCK[$part]}" \
+    && "$PIP" wheel --quiet --no-deps --find-links "$WHEELHOUSE" -w "$WHEELHOUSE" ${PINS[$part]}
+  echo "$want" >"$stamp"
+done
+echo "wheelhouse has $PARTS: $WHEELHOUSE ($(du -sh "$WHEELHOUSE" | cut -f1))"

@@ -82,10 +82,17 @@ LB_ENDPOINT = "https://client:fleet-lb-client-s3cret@127.0.0.1:18870"
 
 class ClientLoop:
     """Real OCR requests through the load balancer from `threads` clients until stopped, as users would send
-    them: each answer must carry the sample's text, or the request counts as failed."""
+    them: each answer must carry the sample's text, or the request counts as failed.
 
-    def __init__(self, endpoint: str = LB_ENDPOINT, threads: int = 2) -> None:
+    Each client sends one request per `interval` seconds: the loop measures the rollouts without taking the
+    cores they run on. It is not stopped before `min_requests` were sent, so a short rollout is still measured
+    on enough requests."""
+
+    def __init__(self, endpoint: str = LB_ENDPOINT, threads: int = 2, interval: float = 1.0,
+                 min_requests: int = 20) -> None:
         self.url = predict_url(endpoint)
+        self.interval = interval
+        self.min_requests = min_requests
         self.sample = load_samples()[0]
         self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
         self.stopping = threading.Event()
@@ -109,6 +116,7 @@ class ClientLoop:
                     self.latencies.append(time.perf_counter() - started)
                     if failure:
                         self.failures.append(f"{time.strftime('%H:%M:%S')} {failure}"[:300])
+                self.stopping.wait(max(0.0, started + self.interval - time.perf_counter()))
 
     def __enter__(self) -> Self:
         for thread in self.threads:
@@ -116,6 +124,9 @@ class ClientLoop:
         return self
 
     def __exit__(self, *_: object) -> None:
+        deadline = time.monotonic() + 300
+        while self.sent < self.min_requests and time.monotonic() < deadline:
+            time.sleep(0.2)
         self.stopping.set()
         for thread in self.threads:
             thread.join(timeout=150)

@@ -13,8 +13,11 @@ import pwd
 import re
 import shutil
 import subprocess
+import tarfile
+from datetime import datetime
 from pathlib import Path
 
+import requests
 from fleet_helpers import HOSTS, PROJECT, ansible, on_host, playbook, recap, show
 
 # Planted in the scenario's inventory (host_vars/paddleocr-fleet-2.yml and -lb.yml, group_vars/all/sandbox.yml) and
@@ -99,6 +102,40 @@ def test_pip_credentials_are_in_no_layer_history_or_setting_of_the_image():
                                     "label=org.paddleocr-fleet.build-stage=install"],
                                    capture_output=True, text=True, check=True).stdout.split()
     assert install_stage == [], f"the build host still caches the install stage: {install_stage}"
+
+
+def _docker_time(stamp: str) -> datetime:
+    """Docker's RFC 3339 timestamps (nanoseconds, Z or an offset), to the second."""
+    match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:\d\d)$", stamp)
+    assert match, stamp
+    return datetime.fromisoformat(match.group(1) + match.group(2).replace("Z", "+00:00"))
+
+
+def test_the_converge_took_the_cold_path_whatever_an_earlier_run_left():
+    """destroy.yml leaves the controller no image of the release, so warm caches cannot hide the cold path: the
+    controller built the image in this run (after the hosts' engines were created), the registry serves that very
+    build, the archive on the controller holds it, and the hosts pulled (registry) or loaded (archive) it."""
+    refs = {host: json.loads(on_host(host, "cat", "/etc/paddleocr/release.json"))["image"] for host in HOSTS}
+    name_tag = refs["paddleocr-fleet-3"]
+    name, tag = name_tag.rsplit(":", 1)
+    built = json.loads(subprocess.run(["docker", "image", "inspect", name_tag], capture_output=True, text=True,
+                                      check=True).stdout)[0]
+    engines_created = json.loads(subprocess.run(["docker", "volume", "inspect", "paddleocr-fleet-1-docker"],
+                                                capture_output=True, text=True, check=True).stdout)[0]["CreatedAt"]
+    assert _docker_time(built["Created"]) > _docker_time(engines_created), (built["Created"], engines_created)
+    # Pushed: the registry's manifest names this build's configuration.
+    registry = refs["paddleocr-fleet-1"].split("/", 1)[0].rsplit(":", 1)[1]
+    manifest = requests.get(f"http://127.0.0.1:{registry}/v2/{name}/manifests/{tag}", timeout=30,
+                            headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"}).json()
+    assert manifest["config"]["digest"] == built["Id"], manifest
+    # Saved: the controller's archive holds this build.
+    archive = Path.home() / ".cache/paddleocr-fleet/image-archives" / f"{name.replace('/', '_')}-{tag}.tar"
+    with tarfile.open(archive) as tar:
+        config = json.load(tar.extractfile("manifest.json"))[0]["Config"]
+    assert built["Id"].split(":")[1] in config, config
+    # Pulled and loaded: each host runs this build.
+    for host in HOSTS:
+        assert on_host(host, "docker", "image", "inspect", "--format", "{{ .Id }}", refs[host]).strip() == built["Id"]
 
 
 def test_tags_verify_alone_checks_the_fleet_and_changes_nothing():

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# make test: every step of the suite, none skipped; a step that fails or cannot run fails the run.
+# Steps that share nothing run side by side in lanes (one core waits on the network or the disk while the
+# other computes): the caches fill while `make check` runs; gpu_stack and the integration tests run beside
+# the default scenario; the fleet runs last, alone. Each step's output goes to build/test-logs/<step>.log and
+# is printed whole when the step ends. The run ends with a table of every step's start and wall time.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+LOGS=build/test-logs
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+TIMES=$LOGS/times.tsv
+RUN_START=$(date +%s)
+
+# step NAME TARGET...: `make TARGET...` with its output in NAME.log, printed when it ends; its times recorded.
+step() {
+  local name=$1 start rc
+  shift
+  start=$(date +%s)
+  echo "== $(date +%T) started $name: make $*"
+  make --no-print-directory "$@" >"$LOGS/$name.log" 2>&1
+  rc=$?
+  printf '%s\t%s\t%s\t%s\n' "$name" $((start - RUN_START)) $(($(date +%s) - start)) "$rc" >>"$TIMES"
+  {
+    flock 9
+    echo "== $(date +%T) output of $name (make $*):"
+    cat "$LOGS/$name.log"
+    echo "== $(date +%T) $name $([ "$rc" -eq 0 ] && echo passed || echo "FAILED (exit $rc)") in $(($(date +%s) - start)) s"
+  } 9>"$LOGS/.print.lock"
+  return "$rc"
+}
+
+# lane "NAME:TARGET[+TARGET...] ...": its steps in order, stopping at the first failure.
+lane() {
+  local spec
+  for spec in $1; do
+    # shellcheck disable=SC2046
+    step "${spec%%:*}" $(tr + ' ' <<<"${spec#*:}") || return 1
+  done
+}
+
+# phase LANE...: the lanes side by side; fails when any lane failed.
+phase() {
+  local pids=() rc=0 pid
+  for spec in "$@"; do
+    lane "$spec" &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" || rc=1
+  done
+  return "$rc"
+}
+
+table() {
+  echo
+  echo "== make test: $(($(date +%s) - RUN_START)) s in all ($(date -u +%F)), $1"
+  printf '| %-22s | %8s | %8s | %s\n' step "start s" "wall s" result
+  printf '|%s|%s|%s|%s\n' ------------------------ ---------- ---------- --------
+  while IFS=$'\t' read -r name start wall rc; do
+    printf '| %-22s | %8s | %8s | %s\n' "$name" "$start" "$wall" "$([ "$rc" -eq 0 ] && echo passed || echo "FAILED ($rc)")"
+  done <"$TIMES"
+}
+
+finish() {
+  if [ "$1" -eq 0 ]; then table "every step passed"; else table "FAILED"; fi
+  exit "$1"
+}
+
+# The controller first (venv and Docker engine): every lane needs it.
+phase "bootstrap:bootstrap" || finish 1
+# The caches (sandbox images, wheelhouse, model mirror, registry, the built collection, the operator's venv)
+# beside the fast tier.
+phase "check:check unit-slow:unit-slow" "inputs:sandbox-inputs+registry+collection+operator" || finish 1
+# From here on the caches are filled: INPUTS= keeps each step from refreshing them under another lane.
+export INPUTS=
+phase "default:molecule-default" "gpu_stack:molecule-gpu-stack integration:integration" || finish 1
+phase "fleet:molecule-fleet" || finish 1
+finish 0
