@@ -5,7 +5,9 @@ the ones the callers' own templates wrote before the role existed, so hosts conv
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import http.server
 import json
 import os
 import subprocess
@@ -16,6 +18,7 @@ import pytest
 import yaml
 
 from support import PROJECT_ROOT
+from support.testing import serving
 
 # Every test runs ansible-playbook on the role: the slow tier (make test), not make check.
 pytestmark = pytest.mark.slow
@@ -25,14 +28,14 @@ UBUNTU_JAMMY_AMD64 = {"architecture": "x86_64", "distribution": "Ubuntu", "distr
 DEBIAN_BOOKWORM_ARM64 = {"architecture": "aarch64", "distribution": "Debian", "distribution_release": "bookworm",
                          "distribution_version": "12.5", "distribution_major_version": "12"}
 
-# name: (caller role, its task file, the caller's key variables (url, checksum) or None)
+# name: (caller role, its task file, the caller's key variables (url, fingerprints) or None)
 CALLERS = {
     "docker-ce": ("docker_engine", "install_ce.yml",
-                  ("docker_engine_ce_gpg_key_url", "docker_engine_ce_gpg_key_checksum")),
+                  ("docker_engine_ce_gpg_key_url", "docker_engine_ce_gpg_key_fingerprints")),
     "nvidia-container-toolkit": ("nvidia_container_toolkit", "install.yml",
-                                 ("nvidia_container_toolkit_gpg_key_url", "nvidia_container_toolkit_gpg_key_checksum")),
+                                 ("nvidia_container_toolkit_gpg_key_url", "nvidia_container_toolkit_gpg_key_fingerprints")),
     "nvidia-cuda": ("nvidia_driver", "repos.yml",
-                    ("nvidia_driver_cuda_repo_gpg_key_url", "nvidia_driver_cuda_repo_gpg_key_checksum")),
+                    ("nvidia_driver_cuda_repo_gpg_key_url", "nvidia_driver_cuda_repo_gpg_key_fingerprints")),
     "debian-nvidia": ("nvidia_driver", "repos.yml", None),
 }
 
@@ -88,10 +91,40 @@ def caller_vars(name: str) -> dict:
     return task["vars"]
 
 
-def fake_key(tmp_path: Path) -> tuple[str, str]:
-    key = tmp_path / "key.asc"
-    key.write_text("-----BEGIN PGP PUBLIC KEY BLOCK-----\nSTAND-IN\n-----END PGP PUBLIC KEY BLOCK-----\n")
-    return f"file://{key}", "sha256:" + hashlib.sha256(key.read_bytes()).hexdigest()
+# Base URL of an HTTP server on loopback that serves this machine's files: the role fetches keys over HTTP.
+KEY_SERVER: list[str] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _key_server():
+    with serving(functools.partial(http.server.SimpleHTTPRequestHandler, directory="/")) as url:
+        KEY_SERVER.append(url)
+        yield
+        KEY_SERVER.remove(url)
+
+
+def standin_keys(tmp_path: Path, count: int = 1, name: str = "key.asc") -> tuple[str, str, list[str]]:
+    """A STAND-IN repository key file made here with gpg (count keys in one file): its URL, checksum and the
+    fingerprints gpg itself reports for it."""
+    home = tmp_path / f"gnupg-{name}"
+    home.mkdir(mode=0o700)
+    gpg = ["gpg", "--batch", "--homedir", str(home)]
+    for number in range(count):
+        subprocess.run([*gpg, "--passphrase", "", "--quick-gen-key", f"STAND-IN repository {number} <repo@example.org>",
+                        "ed25519", "sign", "never"], check=True, capture_output=True)
+    key = tmp_path / name
+    key.write_bytes(subprocess.run([*gpg, "--armor", "--export"], check=True, capture_output=True).stdout)
+    listing = subprocess.run([*gpg, "--show-keys", "--with-colons", str(key)], check=True, capture_output=True,
+                             text=True).stdout.splitlines()
+    fingerprints = [listing[i + 1].split(":")[9] for i, line in enumerate(listing) if line.startswith("pub:")]
+    return f"{KEY_SERVER[0]}{key}", "sha256:" + hashlib.sha256(key.read_bytes()).hexdigest(), fingerprints
+
+
+@functools.cache
+def caller_key(tmp_path: Path) -> tuple[str, list[str]]:
+    """One stand-in key per test, the same on each run of the caller (the idempotence run finds it written)."""
+    url, _, fingerprints = standin_keys(tmp_path, name="caller-key.asc")
+    return url, fingerprints
 
 
 def make_root(tmp_path: Path) -> Path:
@@ -125,8 +158,8 @@ def run(tmp_path: Path, root: Path, facts: dict, role_vars: dict, extra: dict,
 def run_caller(tmp_path: Path, name: str, facts: dict, extra: dict, *args: str) -> subprocess.CompletedProcess:
     role, _, key_vars = CALLERS[name]
     if key_vars:
-        url, checksum = fake_key(tmp_path)
-        extra = {key_vars[0]: url, key_vars[1]: checksum, **extra}
+        url, fingerprints = caller_key(tmp_path)
+        extra = {key_vars[0]: url, key_vars[1]: fingerprints, **extra}
     role_dir = PROJECT_ROOT / "roles" / role
     return run(tmp_path, make_root(tmp_path), facts, caller_vars(name), extra,
                [role_dir / "defaults" / "main.yml", role_dir / "vars" / "main.yml"], *args)
@@ -217,7 +250,7 @@ def test_turning_the_cuda_repository_off_removes_its_source_and_key(tmp_path):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the role writes root-owned files")
 def test_a_pin_by_release_and_absent_state(tmp_path):
-    url, checksum = fake_key(tmp_path)
+    url, checksum, _ = standin_keys(tmp_path)
     root = make_root(tmp_path)
     data = {"apt_repository_name": "example", "apt_repository_key_url": url, "apt_repository_key_checksum": checksum,
             "apt_repository_sources": [{"uri": "https://apt.example.org/debian", "suite": "stable",
@@ -241,7 +274,9 @@ def test_a_pin_by_release_and_absent_state(tmp_path):
 
 @pytest.mark.parametrize(("data", "message"), [
     ({"apt_repository_key_url": "https://apt.example.org/key.asc"},
-     "apt_repository_key_checksum is empty: a repository key fetched unverified"),
+     "apt_repository_key_fingerprints and apt_repository_key_checksum are empty: a repository key fetched unverified"),
+    ({"apt_repository_key_url": "https://apt.example.org/key.asc", "apt_repository_key_fingerprints": ["9DC8 5822"]},
+     "must be 40 hex digits each"),
     ({"apt_repository_pin": {"packages": ["example-tool"]}}, "exactly one of version, origin, release"),
     ({"apt_repository_name": "example repo"}, "must be a file stem apt reads"),
     ({"apt_repository_sources": []}, "must list at least one source"),
@@ -257,3 +292,56 @@ def test_wrong_data_fails_before_any_change(tmp_path, data, message):
         assert "curl -fsSL https://apt.example.org/key.asc | sha256sum" in result.stdout
     assert "changed=0" in result.stdout
     assert list((root / "etc/apt/sources.list.d").iterdir()) == []
+
+
+def example_repository(url: str, **key: object) -> dict:
+    return {"apt_repository_name": "example", "apt_repository_key_url": url,
+            "apt_repository_sources": [{"uri": "https://apt.example.org/debian", "suite": "stable"}], **key}
+
+
+def nothing_written(root: Path) -> bool:
+    return list((root / "etc/apt/sources.list.d").iterdir()) == [] and not (root / "etc/apt/keyrings").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the role writes root-owned files")
+def test_a_key_with_its_published_fingerprint_is_written_and_another_key_fails_before_any_change(tmp_path):
+    url, _, [fingerprint] = standin_keys(tmp_path)
+    _, _, [other] = standin_keys(tmp_path, name="other.asc")
+    root = make_root(tmp_path)
+    wrong = run(tmp_path, root, UBUNTU_JAMMY_AMD64, example_repository(url, apt_repository_key_fingerprints=[other]), {})
+    assert wrong.returncode != 0
+    message = " ".join(wrong.stdout.split())
+    assert f"has the fingerprints {fingerprint}, expected {other}" in message, wrong.stdout[-3000:]
+    assert nothing_written(root) and "changed=0" in wrong.stdout
+
+    # As a publisher may print it: lower case, in groups of four.
+    spelled = " ".join(fingerprint[i:i + 4] for i in range(0, 40, 4)).lower()
+    right = run(tmp_path, root, UBUNTU_JAMMY_AMD64, example_repository(url, apt_repository_key_fingerprints=[spelled]), {})
+    assert right.returncode == 0, right.stdout[-3000:]
+    assert (root / "etc/apt/keyrings/example.asc").read_bytes() == (tmp_path / "key.asc").read_bytes()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the role writes root-owned files")
+def test_a_key_file_that_also_holds_an_unlisted_key_fails(tmp_path):
+    """Every key in the file would sign for the repository: a key appended beside the publisher's is refused."""
+    url, _, [first, second] = standin_keys(tmp_path, count=2)
+    root = make_root(tmp_path)
+    result = run(tmp_path, root, UBUNTU_JAMMY_AMD64, example_repository(url, apt_repository_key_fingerprints=[first]), {})
+    assert result.returncode != 0
+    assert f"has the fingerprints {first}, {second}, expected {first}" in " ".join(result.stdout.split())
+    assert nothing_written(root)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the role writes root-owned files")
+def test_the_key_files_checksum_is_an_extra_check_beside_the_fingerprint(tmp_path):
+    url, checksum, fingerprints = standin_keys(tmp_path)
+    root = make_root(tmp_path)
+    wrong_sum = "sha256:" + "0" * 64
+    result = run(tmp_path, root, UBUNTU_JAMMY_AMD64, example_repository(
+        url, apt_repository_key_fingerprints=fingerprints, apt_repository_key_checksum=wrong_sum), {})
+    assert result.returncode != 0
+    assert f"has the checksum {checksum}, expected {wrong_sum}" in " ".join(result.stdout.split())
+    assert nothing_written(root)
+    both = run(tmp_path, root, UBUNTU_JAMMY_AMD64, example_repository(
+        url, apt_repository_key_fingerprints=fingerprints, apt_repository_key_checksum=checksum), {})
+    assert both.returncode == 0, both.stdout[-3000:]

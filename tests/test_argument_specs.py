@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from support import PROJECT_ROOT
 
@@ -117,14 +118,28 @@ def test_a_first_fetch_without_a_recorded_checksum_fails_by_default_and_names_th
 
 
 @pytest.mark.parametrize(("role", "extra_vars", "named"), [
-    ("docker_engine", {"docker_engine_channel": "ce"}, "docker_engine_ce_gpg_key_checksum is empty"),
-    ("nvidia_container_toolkit", {}, "nvidia_container_toolkit_gpg_key_checksum is empty"),
+    ("docker_engine", {"docker_engine_channel": "ce", "docker_engine_ce_gpg_key_fingerprints": []},
+     "docker_engine_ce_gpg_key_fingerprints and docker_engine_ce_gpg_key_checksum are empty"),
+    ("nvidia_container_toolkit", {"nvidia_container_toolkit_gpg_key_fingerprints": []},
+     "nvidia_container_toolkit_gpg_key_fingerprints and nvidia_container_toolkit_gpg_key_checksum are empty"),
 ])
-def test_a_repository_key_without_its_checksum_fails_before_any_change(tmp_path, role, extra_vars, named):
+def test_a_repository_key_with_no_fingerprint_and_no_checksum_fails_before_any_change(tmp_path, role, extra_vars,
+                                                                                       named):
     result = run_role(tmp_path, role, extra_vars)
     assert result.returncode != 0
-    assert named in result.stdout and "| sha256sum" in result.stdout
+    assert named in " ".join(result.stdout.split()) and "| sha256sum" in result.stdout
     assert "changed=0" in result.stdout
+
+
+@pytest.mark.parametrize(("role", "variable", "fingerprint"), [
+    ("docker_engine", "docker_engine_ce_gpg_key_fingerprints", "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"),
+    ("nvidia_container_toolkit", "nvidia_container_toolkit_gpg_key_fingerprints",
+     "C95B321B61E88C1809C4F759DDCAE044F796ECB0"),
+    ("nvidia_driver", "nvidia_driver_cuda_repo_gpg_key_fingerprints", "EB693B3035CD5710E231E123A4B469963BF863CC"),
+])
+def test_the_vendors_published_key_fingerprints_are_the_defaults(role, variable, fingerprint):
+    defaults = yaml.safe_load((PROJECT_ROOT / "roles" / role / "defaults" / "main.yml").read_text())
+    assert defaults[variable] == [fingerprint]
 
 
 def test_an_active_set_that_is_not_chosen_fails(tmp_path):

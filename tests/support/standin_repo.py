@@ -17,6 +17,7 @@ Each repository also holds a newer version than the pinned one, so a test can te
 not "newest wins") chose what was installed. The repositories are signed with a throwaway key
 (gpg --batch, ed25519) whose public half is served where the real projects serve theirs:
 
+    <root>/FINGERPRINT                                    the key's fingerprint, as the vendors publish theirs
     <root>/libnvidia-container/gpgkey                     NVIDIA's layout: flat repo per arch
     <root>/libnvidia-container/stable/deb/<arch>/         (Packages, Release, InRelease, *.deb)
     <root>/docker-ce/linux/<distro>/gpg                    Docker's layout
@@ -234,6 +235,9 @@ def build(out: Path, arch: str = "amd64") -> dict[str, str]:
     # The throwaway key is made once and kept: hosts that trusted it keep working after a rebuild.
     gnupg = out.parent / (out.name + ".gnupg")
     key_id = existing_key(gnupg) or make_key(gnupg)
+    # Where a vendor documents its key's fingerprint, the stand-in publishes its own.
+    out.mkdir(parents=True)
+    (out / "FINGERPRINT").write_text(key_id + "\n")
 
     nvidia = out / "libnvidia-container"
     flat = nvidia / "stable" / "deb" / arch
