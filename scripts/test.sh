@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make test: every step of the suite, none skipped; a step that fails or cannot run fails the run.
-# Steps that share nothing run side by side in lanes (one core waits on the network or the disk while the
-# other computes): the caches fill while `make check` runs; gpu_stack and the integration tests run beside
-# the default scenario; the fleet runs last, alone. Each step's output goes to build/test-logs/<step>.log and
+# Steps that share nothing run side by side in lanes (most of a step's time is waiting on the network, the
+# disk or a service coming up, not computing): the caches fill while `make check` runs; the fleet, default and
+# gpu_stack scenarios run beside each other; the integration tests last. Each step's output goes to build/test-logs/<step>.log and
 # is printed whole when the step ends. The run ends with a table of every step's start and wall time.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -72,9 +72,13 @@ finish() {
 phase "bootstrap:bootstrap" || finish 1
 # The caches (sandbox images, wheelhouse, model mirror, registry, the built collection, the operator's venv)
 # beside the fast tier.
-phase "check:check unit-slow:unit-slow" "inputs:sandbox-inputs+registry+collection+operator" || finish 1
+phase "check:check" "inputs:sandbox-inputs+registry+collection+operator" || finish 1
 # From here on the caches are filled: INPUTS= keeps each step from refreshing them under another lane.
 export INPUTS=
-phase "default:molecule-default" "gpu_stack:molecule-gpu-stack integration:integration" || finish 1
-phase "fleet:molecule-fleet" || finish 1
+# The scenarios side by side: each has its own hosts, volumes and ports, and only the fleet uses the
+# controller's image store (its build, registry push and archive).
+phase "fleet:molecule-fleet" "default:molecule-default" "gpu_stack:molecule-gpu-stack unit-slow:unit-slow" || finish 1
+# The integration tests build the GPU image on the controller's engine: after the fleet, whose tests assert that
+# engine holds no install stage of the fleet's credentials-carrying build and whose destroy clears its images.
+phase "integration:integration" || finish 1
 finish 0
