@@ -106,7 +106,7 @@ def openpgp_fingerprints(key: str) -> list[str]:
 def openpgp_fingerprint_normalise(value: str) -> str:
     """A fingerprint as written anywhere (spaces, 0x, lower case) in the form openpgp_fingerprints returns."""
     text = value.replace(" ", "").upper()
-    return text[2:] if text.startswith("0X") else text
+    return text.removeprefix("0X")
 
 
 class FilterModule:
