@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from support import PROJECT_ROOT
-from support.testing import serving
+from support.testing import gpg_home, serving
 
 # Every test runs ansible-playbook on the role: the slow tier (make test), not make check.
 pytestmark = pytest.mark.slow
@@ -106,16 +106,16 @@ def _key_server():
 def standin_keys(tmp_path: Path, count: int = 1, name: str = "key.asc") -> tuple[str, str, list[str]]:
     """A STAND-IN repository key file made here with gpg (count keys in one file): its URL, checksum and the
     fingerprints gpg itself reports for it."""
-    home = tmp_path / f"gnupg-{name}"
-    home.mkdir(mode=0o700)
-    gpg = ["gpg", "--batch", "--homedir", str(home)]
-    for number in range(count):
-        subprocess.run([*gpg, "--passphrase", "", "--quick-gen-key", f"STAND-IN repository {number} <repo@example.org>",
-                        "ed25519", "sign", "never"], check=True, capture_output=True)
     key = tmp_path / name
-    key.write_bytes(subprocess.run([*gpg, "--armor", "--export"], check=True, capture_output=True).stdout)
-    listing = subprocess.run([*gpg, "--show-keys", "--with-colons", str(key)], check=True, capture_output=True,
-                             text=True).stdout.splitlines()
+    with gpg_home() as home:
+        gpg = ["gpg", "--batch", "--homedir", str(home)]
+        for number in range(count):
+            subprocess.run([*gpg, "--passphrase", "", "--quick-gen-key",
+                            f"STAND-IN repository {number} <repo@example.org>", "ed25519", "sign", "never"],
+                           check=True, capture_output=True)
+        key.write_bytes(subprocess.run([*gpg, "--armor", "--export"], check=True, capture_output=True).stdout)
+        listing = subprocess.run([*gpg, "--show-keys", "--with-colons", str(key)], check=True, capture_output=True,
+                                 text=True).stdout.splitlines()
     fingerprints = [listing[i + 1].split(":")[9] for i, line in enumerate(listing) if line.startswith("pub:")]
     return f"{KEY_SERVER[0]}{key}", "sha256:" + hashlib.sha256(key.read_bytes()).hexdigest(), fingerprints
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from support import load_plugin
+from support.testing import gpg_home
 
 openpgp = load_plugin("filter", "openpgp")
 OpenPGPError = openpgp.OpenPGPError
@@ -17,21 +18,20 @@ openpgp_fingerprint_normalise = openpgp.openpgp_fingerprint_normalise
 
 def gpg_key_file(tmp_path: Path, *algorithms: str) -> tuple[str, list[str]]:
     """An armored file of one key per algorithm, made by gpg, and the primary-key fingerprints gpg lists for it."""
-    home = tmp_path / "gnupg"
-    home.mkdir(mode=0o700)
-    gpg = ["gpg", "--batch", "--homedir", str(home)]
-    for number, algorithm in enumerate(algorithms):
-        subprocess.run([*gpg, "--passphrase", "", "--quick-gen-key", f"key {number} <k{number}@example.org>", algorithm,
-                        "sign", "never"], check=True, capture_output=True)
-        # A subkey too: its fingerprint is not a primary key's.
-        primary = subprocess.run([*gpg, "--with-colons", "--list-keys", f"k{number}@example.org"], check=True,
-                                 capture_output=True, text=True).stdout.split("fpr:::::::::")[1].split(":")[0]
-        subprocess.run([*gpg, "--passphrase", "", "--quick-add-key", primary, algorithm, "sign", "never"],
-                       check=True, capture_output=True)
-    armored = subprocess.run([*gpg, "--armor", "--export"], check=True, capture_output=True, text=True).stdout
-    (tmp_path / "key.asc").write_text(armored)
-    listing = subprocess.run([*gpg, "--show-keys", "--with-colons", str(tmp_path / "key.asc")], check=True,
-                             capture_output=True, text=True).stdout.splitlines()
+    with gpg_home() as home:
+        gpg = ["gpg", "--batch", "--homedir", str(home)]
+        for number, algorithm in enumerate(algorithms):
+            subprocess.run([*gpg, "--passphrase", "", "--quick-gen-key", f"key {number} <k{number}@example.org>",
+                            algorithm, "sign", "never"], check=True, capture_output=True)
+            # A subkey too: its fingerprint is not a primary key's.
+            primary = subprocess.run([*gpg, "--with-colons", "--list-keys", f"k{number}@example.org"], check=True,
+                                     capture_output=True, text=True).stdout.split("fpr:::::::::")[1].split(":")[0]
+            subprocess.run([*gpg, "--passphrase", "", "--quick-add-key", primary, algorithm, "sign", "never"],
+                           check=True, capture_output=True)
+        armored = subprocess.run([*gpg, "--armor", "--export"], check=True, capture_output=True, text=True).stdout
+        (tmp_path / "key.asc").write_text(armored)
+        listing = subprocess.run([*gpg, "--show-keys", "--with-colons", str(tmp_path / "key.asc")], check=True,
+                                 capture_output=True, text=True).stdout.splitlines()
     return armored, [listing[i + 1].split(":")[9] for i, line in enumerate(listing) if line.startswith("pub:")]
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import shutil
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
@@ -44,3 +46,15 @@ def corrupt_copy(archive: Path, target: Path) -> None:
     data[len(data) // 2] ^= 0xFF
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(bytes(data))
+
+
+@contextlib.contextmanager
+def gpg_home() -> Iterator[Path]:
+    """An empty GnuPG home with a short path (gpg-agent's socket path must stay under the kernel's 108 bytes, which
+    pytest's nested tmp_path can exceed); its agent is stopped afterwards."""
+    home = Path(tempfile.mkdtemp(prefix="gpg-", dir="/tmp"))
+    try:
+        yield home
+    finally:
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True, check=False)
+        shutil.rmtree(home, ignore_errors=True)
