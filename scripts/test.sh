@@ -2,8 +2,8 @@
 # make test: every step of the suite, none skipped; a step that fails or cannot run fails the run.
 # Steps that share nothing run side by side in lanes (most of a step's time is waiting on the network, the
 # disk or a service coming up, not computing): the caches fill while `make check` runs; the fleet, default and
-# gpu_stack scenarios run beside each other; the integration tests last. Each step's output goes to build/test-logs/<step>.log and
-# is printed whole when the step ends. The run ends with a table of every step's start and wall time.
+# gpu_stack scenarios and the integration tests run beside each other. Each step's output goes to
+# build/test-logs/<step>.log and is printed whole when the step ends. The run ends with a table of every step's start and wall time.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -75,10 +75,8 @@ phase "bootstrap:bootstrap" || finish 1
 phase "check:check" "inputs:sandbox-inputs+registry+collection+operator" || finish 1
 # From here on the caches are filled: INPUTS= keeps each step from refreshing them under another lane.
 export INPUTS=
-# The scenarios side by side: each has its own hosts, volumes and ports, and only the fleet uses the
-# controller's image store (its build, registry push and archive).
-phase "fleet:molecule-fleet" "default:molecule-default" "gpu_stack:molecule-gpu-stack unit-slow:unit-slow" || finish 1
-# The integration tests build the GPU image on the controller's engine: after the fleet, whose tests assert that
-# engine holds no install stage of the fleet's credentials-carrying build and whose destroy clears its images.
-phase "integration:integration" || finish 1
+# The scenarios and the integration tests side by side: each has its own hosts, volumes, ports and image
+# names (the fleet's release and the integration tests' GPU image both build on the controller's engine).
+phase "fleet:molecule-fleet" "default:molecule-default integration:integration" \
+  "gpu_stack:molecule-gpu-stack unit-slow:unit-slow" || finish 1
 finish 0

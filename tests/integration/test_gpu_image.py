@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,7 @@ print(json.dumps({"compiled_with_cuda": paddle.device.is_compiled_with_cuda(), "
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> dict:
+def built(tmp_path_factory) -> Iterator[dict]:
     build_dir = tmp_path_factory.mktemp("gpu-image")
     env = dict(os.environ, ANSIBLE_ROLES_PATH=str(PROJECT_ROOT / "roles"), ANSIBLE_LOCALHOST_WARNING="0",
                ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
@@ -67,7 +68,10 @@ def built(tmp_path_factory) -> dict:
         capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=3000, check=False)
     print(run.stdout[-4000:])
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    return json.loads((build_dir / "built.json").read_text())
+    built = json.loads((build_dir / "built.json").read_text())
+    yield built
+    # The next run builds it again: the test is of the build path, not of a cached image.
+    subprocess.run(["docker", "image", "rm", "--force", built["image"]], capture_output=True, check=False)
 
 
 @pytest.fixture(scope="module")
