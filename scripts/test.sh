@@ -2,8 +2,9 @@
 # make test: every step of the suite, none skipped; a step that fails or cannot run fails the run.
 # Steps that share nothing run side by side in lanes (most of a step's time is waiting on the network, the
 # disk or a service coming up, not computing): the caches fill while `make check` runs; the fleet, default and
-# gpu_stack scenarios and the integration tests run beside each other. Each step's output goes to
-# build/test-logs/<step>.log and is printed whole when the step ends. The run ends with a table of every step's start and wall time.
+# gpu_stack scenarios, the integration tests and the slow unit tests run beside each other. Each step's output
+# goes to build/test-logs/<step>.log and is printed whole when the step ends. The run ends with a table of every
+# step's start and wall time.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,10 +32,24 @@ step() {
   return "$rc"
 }
 
-# lane "NAME:TARGET[+TARGET...] ...": its steps in order, stopping at the first failure.
+# after NAME: waits until the step NAME (in another lane) has ended; fails when it failed.
+after() {
+  local rc
+  until rc=$(awk -F'\t' -v name="$1" '$1 == name {print $4}' "$TIMES" 2>/dev/null) && [ -n "$rc" ]; do
+    sleep 2
+  done
+  [ "$rc" -eq 0 ]
+}
+
+# lane "NAME:TARGET[+TARGET...] @NAME ...": its steps in order (@NAME: wait for that step of another lane),
+# stopping at the first failure.
 lane() {
   local spec
   for spec in $1; do
+    if [ "${spec:0:1}" = @ ]; then
+      after "${spec:1}" || return 1
+      continue
+    fi
     # shellcheck disable=SC2046
     step "${spec%%:*}" $(tr + ' ' <<<"${spec#*:}") || return 1
   done
@@ -70,13 +85,13 @@ finish() {
 
 # The controller first (venv and Docker engine): every lane needs it.
 phase "bootstrap:bootstrap" || finish 1
-# The caches (sandbox images, wheelhouse, model mirror, registry, the built collection, the operator's venv)
-# beside the fast tier.
-phase "check:check" "inputs:sandbox-inputs+registry+collection+operator" || finish 1
-# From here on the caches are filled: INPUTS= keeps each step from refreshing them under another lane.
+# Then every lane at once. The caches (sandbox images, wheelhouse, model mirror, registry, the built collection, the
+# operator's venv) fill first in the fleet's lane, beside `make check`; the steps that read them wait for that
+# (@inputs), and INPUTS= keeps each from refreshing a cache another lane is reading. The scenarios and the
+# integration tests have their own hosts, volumes, ports and image names (the fleet's release and the GPU
+# stand-in image both build on the controller's engine); the fleet, the longest, starts first.
 export INPUTS=
-# The scenarios and the integration tests side by side: each has its own hosts, volumes, ports and image
-# names (the fleet's release and the integration tests' GPU image both build on the controller's engine).
-phase "fleet:molecule-fleet" "default:molecule-default integration:integration" \
-  "gpu_stack:molecule-gpu-stack unit-slow:unit-slow" || finish 1
+phase "inputs:sandbox-inputs+registry+collection+operator fleet:molecule-fleet" \
+  "check:check @inputs default:molecule-default integration:integration" \
+  "@inputs gpu_stack:molecule-gpu-stack unit-slow:unit-slow" || finish 1
 finish 0
