@@ -36,9 +36,11 @@ registry: bootstrap
 # Everything the sandbox host needs from the controller.
 sandbox-inputs: images wheelhouse mirror
 
-# The demo host is Debian 12 with the CPU image: the demo fetches nothing else (no bullseye, no GPU wheels).
+# The demo host is Debian 12 with the CPU image and PP-OCRv4: the demo fetches nothing else (no bullseye, no GPU
+# wheels, no PP-OCRv6 exports).
 demo: export SANDBOX_SUITES = bookworm
 demo: export WHEELHOUSE_PARTS = cpu
+demo: export MIRROR_ONNX_EXPORTS = 0
 demo: sandbox-inputs
 	@set -e; start=$$(date +%s); \
 	ansible-playbook playbooks/sandbox.yml -e sandbox_port=$(DEMO_PORT); \
@@ -49,11 +51,13 @@ demo: sandbox-inputs
 demo-clean: bootstrap
 	ansible-playbook playbooks/sandbox.yml -e sandbox_state=absent
 
+# mypy checks the files pyproject.toml's [tool.mypy] names: the package, the plugins and tests/support.
 lint: bootstrap
 	yamllint --strict .
 	ansible-lint --profile production
 	ruff check src tests molecule bench plugins roles/paddleocr_image/files \
 		roles/paddleocr_service/files/paddleocr-ready roles/paddleocr_lb/files/paddleocr-lb-server
+	mypy
 
 syntax: bootstrap
 	ansible-playbook --syntax-check site.yml playbooks/*.yml

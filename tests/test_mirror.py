@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from paddleocr_fleet.catalog import load_catalog
-from paddleocr_fleet.mirror import deterministic_tar, paddleocr3_config, write_lock
+from paddleocr_fleet.mirror import write_lock
+from support.mirror_standin import deterministic_tar, paddleocr3_config
 
 
 def test_deterministic_tar_is_stable_and_unpacks_to_one_directory():
@@ -64,6 +65,21 @@ def test_served_mirror_counts_bytes_truncates_on_request_and_locks(tmp_path):
             raw.content  # noqa: B018 - reading the body is the point
 
 
+def test_the_shipped_mirror_serves_files_and_no_test_routes(tmp_path):
+    import functools
+
+    import requests
+
+    from paddleocr_fleet.mirror import MirrorHandler
+    from support.testing import serving
+
+    (tmp_path / "models.lock.yml").write_text("archives: {}\n")
+    with serving(functools.partial(MirrorHandler, directory=str(tmp_path))) as base:
+        assert requests.get(f"{base}/models.lock.yml", timeout=5).text == "archives: {}\n"
+        assert requests.get(f"{base}/_stats", timeout=5).status_code == 404
+        assert requests.get(f"{base}/_truncated/models.lock.yml", timeout=5).status_code == 404
+
+
 @pytest.mark.parametrize(("role", "model", "post"), [
     ("det", "PP-OCRv4_mobile_det", "DBPostProcess"),
     ("rec", "PP-OCRv4_mobile_rec", "CTCLabelDecode"),
@@ -71,7 +87,7 @@ def test_served_mirror_counts_bytes_truncates_on_request_and_locks(tmp_path):
 ])
 def test_the_3x_layouts_inference_yml_is_labelled_a_stand_in_and_names_its_model(role, model, post):
     text = paddleocr3_config(role, model, ["a", "b"])
-    assert text.startswith("# STAND-IN written by paddleocr-mirror")
+    assert text.startswith("# STAND-IN written by the paddleocr-fleet test sandbox")
     config = yaml.safe_load(text)
     assert config["Global"]["model_name"] == model
     assert config["PostProcess"].get("name") == post

@@ -26,7 +26,7 @@ from ansible.plugins.callback import CallbackBase
 PREFIX = "progress: "
 
 
-def progress_of(result: dict) -> str | None:
+def progress_of(result: object) -> str | None:
     """The report a retried task result carries, if any."""
     if not isinstance(result, dict) or result.get("_ansible_no_log"):
         return None

@@ -40,7 +40,11 @@ def nvidia_kernel_modules(choice: str, branch: str, device_ids: list, generation
     if choice in ("open", "proprietary"):
         return choice
     ids = [int(str(device), 16) for device in device_ids]
-    number = int(re.match(r"^[0-9]+", str(branch)).group(0))
+    branch_number = re.match(r"^[0-9]+", str(branch))
+    if branch_number is None:
+        raise ValueError(f"nvidia_kernel_modules: the branch must start with its number (535, 535-server), "
+                         f"not {branch!r}")
+    number = int(branch_number.group(0))
     if any(device >= int(generations["open_only_from"], 16) for device in ids):
         return "open"
     if ids and all(device >= int(generations["open_capable_from"], 16) for device in ids) and number >= 560:

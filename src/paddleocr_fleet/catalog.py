@@ -13,8 +13,9 @@ import yaml
 from paddleocr_fleet import CATALOG_PATH
 
 MODEL_ROLES = ("det", "cls", "rec")
-RUNTIMES = ("paddleocr2", "paddleocr3")
-OCR_VERSIONS = {"paddleocr2": ("PP-OCR", "PP-OCRv2", "PP-OCRv3", "PP-OCRv4"), "paddleocr3": ("PP-OCRv4", "PP-OCRv5")}
+RUNTIMES = ("paddleocr2", "paddleocr3", "onnxruntime")
+OCR_VERSIONS = {"paddleocr2": ("PP-OCR", "PP-OCRv2", "PP-OCRv3", "PP-OCRv4"), "paddleocr3": ("PP-OCRv4", "PP-OCRv5"),
+                "onnxruntime": ("PP-OCRv6",)}
 SET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 
 
@@ -40,7 +41,8 @@ class ModelSet:
     runtime: str
     ocr_version: str
     lang: str
-    dict: str | None
+    # The catalog's `dict` key: the character dictionary file of the paddleocr 2.x wheel, None inside the model.
+    dictionary: str | None
     size_mb: float
     models: dict[str, Archive]
 
@@ -104,7 +106,8 @@ def _parse_set(name: str, raw: Any, sources: dict[str, str]) -> ModelSet:
     if missing:
         raise CatalogError(f"{where}: field 'models' lacks {', '.join(missing)}")
     models = {role: _parse_archive(models_raw[role], f"{where} models.{role}", sources) for role in MODEL_ROLES}
-    return ModelSet(name, runtime, ocr_version, lang, dictionary, float(size_mb), models)
+    return ModelSet(name=name, runtime=runtime, ocr_version=ocr_version, lang=lang, dictionary=dictionary,
+                    size_mb=float(size_mb), models=models)
 
 
 def parse_catalog(raw: Any) -> Catalog:

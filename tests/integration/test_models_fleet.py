@@ -16,8 +16,8 @@ import requests
 import yaml
 
 from paddleocr_fleet import CATALOG_PATH
-from paddleocr_fleet.mirror import default_cache
 from support import PROJECT_ROOT
+from support.mirror_standin import default_cache
 from support.testing import corrupt_copy, docker0_address, running_mirror
 
 HOSTS = [f"paddleocr-models-{n}" for n in (1, 2, 3)]

@@ -1,5 +1,6 @@
 """What the tests share and the product does not ship: the checkout they test, the stand-in apt repositories
-(standin_repo), a private model mirror and corrupted archives (testing).
+(standin_repo), the sandbox's stand-in model archives and its mirror's fault routes (mirror_standin), a private
+model mirror and corrupted archives (testing).
 
 pyproject.toml puts tests/ on pytest's pythonpath, so unit, integration and molecule tests import `support`.
 """

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-from paddleocr_fleet.mirror import MirrorHandler
+from support.mirror_standin import FaultyMirrorHandler
 
 
 def docker0_address() -> str:
@@ -35,8 +35,8 @@ def serving(handler, bind: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
 
 @contextlib.contextmanager
 def running_mirror(root: Path, bind: str, port: int) -> Iterator[str]:
-    """Serve root with the mirror's handler (byte accounting, truncation route) in a thread."""
-    with serving(functools.partial(MirrorHandler, directory=str(root)), bind, port) as url:
+    """Serve root as the mirror does, with the byte accounting and the truncation route, in a thread."""
+    with serving(functools.partial(FaultyMirrorHandler, directory=str(root)), bind, port) as url:
         yield url
 
 

@@ -49,6 +49,8 @@ ERRORS = {
     "invalid-base64": ({"json": {"images": ["this is not base64!"]}}, "101", "images[0] is not valid base64"),
     "not-an-image": ({"json": {"images": [base64.b64encode(b"%PDF-1.4 not an image").decode()]}}, "101",
                      "images[0] is not a decodable image (PNG, JPEG, BMP, TIFF or WebP)"),
+    "empty-data-uri": ({"json": {"images": ["data:,"]}}, "101",
+                       "images[0] is not a decodable image (PNG, JPEG, BMP, TIFF or WebP)"),
     "second-image-bad": ({"json": {"images": [SAMPLE_B64, "!!"]}}, "101", "images[1] is not valid base64"),
     "body-over-the-limit": ({"data": b"x" * (16 * 1024 * 1024 + 1), "headers": {"Content-Type": "application/json"}},
                             "101", "request body is larger than the 16777216 byte limit"),

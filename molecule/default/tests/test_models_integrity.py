@@ -13,9 +13,9 @@ import yaml
 
 from paddleocr_fleet import CATALOG_PATH
 from paddleocr_fleet.check import check_endpoint
-from paddleocr_fleet.mirror import default_cache
 from paddleocr_fleet.samples import load_samples
 from support import PROJECT_ROOT
+from support.mirror_standin import default_cache
 from support.testing import corrupt_copy, docker0_address, running_mirror
 
 URL = os.environ.get("PADDLEOCR_TEST_URL", "http://127.0.0.1:18867")

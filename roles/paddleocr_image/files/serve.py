@@ -19,8 +19,6 @@ prometheus_client's multiprocess mode).
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
 import importlib.util
 import json
 import logging
@@ -33,7 +31,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pypdfium2
 from flask import Flask, Response, g, jsonify, request
@@ -102,17 +99,16 @@ def ocr_error(code: int, message: str) -> tuple[Response, int]:
     return health_answer(code, message)
 
 
-def decode_file(data: Any, max_bytes: int) -> bytes:
+def decode_file(data: Any, module: Any) -> bytes:
+    """The bytes of /ocr's `file`, decoded by the OCR module as it decodes HubServing's images."""
     if not isinstance(data, str) or not data.strip():
         raise OCRRequestError('request needs "file": the image or PDF, base64-encoded')
     if URL_SCHEME.match(data.strip()):
         raise OCRRequestError("file: this service does not fetch URLs; send the file itself, base64-encoded")
-    if len(data) * 3 // 4 > max_bytes:
-        raise OCRRequestError(f"file is larger than the {max_bytes} byte limit")
     try:
-        return base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise OCRRequestError("file is not valid base64") from None
+        return module.decode_base64(data, "file", module.max_image_bytes)
+    except ValueError as error:
+        raise OCRRequestError(str(error)) from None
 
 
 def file_type_of(raw: bytes, declared: Any) -> str:
@@ -124,10 +120,11 @@ def file_type_of(raw: bytes, declared: Any) -> str:
     return OCR_FILE_TYPES[declared]
 
 
-def image_pages(raw: bytes) -> tuple[list[np.ndarray], dict[str, Any]]:
-    image = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if image is None or image.size == 0:
-        raise OCRRequestError("file is not a decodable image (PNG, JPEG, BMP, TIFF or WebP)")
+def image_pages(raw: bytes, module: Any) -> tuple[list[np.ndarray], dict[str, Any]]:
+    try:
+        image = module.decode_image_bytes(raw, "file")
+    except ValueError as error:
+        raise OCRRequestError(str(error)) from None
     return [image], {"width": image.shape[1], "height": image.shape[0], "type": "image"}
 
 
@@ -334,9 +331,9 @@ def create_app(config: dict[str, Any]) -> Flask:
             threshold = option(body, "textRecScoreThresh") or 0.0
             if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
                 raise OCRRequestError("textRecScoreThresh must be a number")
-            raw = decode_file(body.get("file"), module.max_image_bytes)
+            raw = decode_file(body.get("file"), module)
             kind = file_type_of(raw, body.get("fileType"))
-            pages, data_info = pdf_pages(raw, max_pdf_pages) if kind == "pdf" else image_pages(raw)
+            pages, data_info = pdf_pages(raw, max_pdf_pages) if kind == "pdf" else image_pages(raw, module)
         except OCRRequestError as error:
             return ocr_error(422, str(error))
         try:

@@ -1,5 +1,6 @@
 """The `ocr_system` module: PP-OCR text detection, angle classification and recognition, on the image's
-runtime: PaddleOCR 2.x (paddleocr2) or PaddleOCR 3.x (paddleocr3), chosen by the init_arg `runtime`.
+runtime: PaddleOCR 2.x (paddleocr2), PaddleOCR 3.x on Paddle (paddleocr3) or on ONNX Runtime (onnxruntime), chosen
+by the init_arg `runtime`.
 
 serve.py loads it from this directory (create) and serves it as HubServing did:
 POST /predict/ocr_system {"images": ["<base64>"]} ->
@@ -29,22 +30,35 @@ def resolve_dict(dict_name: str | None) -> str | None:
     return os.path.join(os.path.dirname(paddleocr.__file__), "ppocr", "utils", dict_name)
 
 
+# The image decoder of both APIs: HubServing's images (here) and the `file` of /ocr (serve.py, through the
+# module's decode_base64 and decode_image_bytes), so both name what is wrong in the same words.
+def decode_base64(data: str, name: str, max_bytes: int) -> bytes:
+    """The bytes of one base64 payload; raise ValueError naming it (images[0], file) when it is over max_bytes or
+    not base64."""
+    if len(data) * 3 // 4 > max_bytes:
+        raise ValueError(f"{name} is larger than the {max_bytes} byte limit")
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"{name} is not valid base64") from None
+
+
+def decode_image_bytes(raw: bytes, name: str) -> np.ndarray:
+    """An encoded image (PNG, JPEG, ...) as OpenCV's BGR array; raise ValueError naming it when it is none."""
+    image = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), cv2.IMREAD_COLOR) if raw else None
+    if image is None or image.size == 0:
+        raise ValueError(f"{name} is not a decodable image (PNG, JPEG, BMP, TIFF or WebP)")
+    return image
+
+
 def decode_image(data: Any, index: int, max_bytes: int) -> np.ndarray:
-    """Decode one base64 image; raise ValueError naming the image and what is wrong with it."""
+    """One base64 image of a HubServing request (a data: URI too); raise ValueError naming it (images[index])."""
+    name = f"images[{index}]"
     if not isinstance(data, str) or not data.strip():
-        raise ValueError(f"images[{index}] is empty or not a base64 string")
+        raise ValueError(f"{name} is empty or not a base64 string")
     if data.startswith("data:") and "," in data:
         data = data.split(",", 1)[1]
-    if len(data) * 3 // 4 > max_bytes:
-        raise ValueError(f"images[{index}] is larger than the {max_bytes} byte limit")
-    try:
-        raw = base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError(f"images[{index}] is not valid base64") from None
-    image = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if image is None or image.size == 0:
-        raise ValueError(f"images[{index}] is not a decodable image (PNG, JPEG, BMP, TIFF or WebP)")
-    return image
+    return decode_image_bytes(decode_base64(data, name, max_bytes), name)
 
 
 class PaddleOCR2Engine:
@@ -86,8 +100,7 @@ class PaddleOCR3Engine:
     side, lines scored under drop_score left out, no document preprocessing."""
 
     def __init__(self, det_model_dir: str, rec_model_dir: str, cls_model_dir: str, use_angle_cls: bool,
-                 use_gpu: bool, gpu_id: int, enable_mkldnn: bool, cpu_threads: int, det_limit_side_len: int,
-                 rec_batch_num: int, drop_score: float = 0.5, **_: Any) -> None:
+                 det_limit_side_len: int, rec_batch_num: int, drop_score: float = 0.5, **settings: Any) -> None:
         # No model hoster is reached: every model is a local directory.
         os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
         from paddleocr import PaddleOCR
@@ -106,14 +119,36 @@ class PaddleOCR3Engine:
             text_det_limit_type="max",
             text_rec_score_thresh=drop_score,
             text_recognition_batch_size=rec_batch_num,
-            device=f"gpu:{gpu_id}" if use_gpu else "cpu",
-            enable_mkldnn=enable_mkldnn,
-            cpu_threads=cpu_threads,
+            **self.inference_settings(**settings),
         )
+
+    @staticmethod
+    def inference_settings(use_gpu: bool, gpu_id: int, enable_mkldnn: bool, cpu_threads: int,
+                           **_: Any) -> dict[str, Any]:
+        """Paddle's device, oneDNN and CPU threads."""
+        return {"device": f"gpu:{gpu_id}" if use_gpu else "cpu", "enable_mkldnn": enable_mkldnn,
+                "cpu_threads": cpu_threads}
 
     def lines(self, image: np.ndarray, cls: bool) -> list[tuple[Any, str, float]]:
         [page] = self.engine.predict(image, use_textline_orientation=cls)
         return list(zip(page["rec_polys"], page["rec_texts"], page["rec_scores"]))
+
+
+class OnnxRuntimeEngine(PaddleOCR3Engine):
+    """The same PaddleOCR 3.x pipeline on ONNX Runtime (the onnxruntime runtime): model directories of
+    inference.onnx and inference.yml, no Paddle in the image."""
+
+    @staticmethod
+    def inference_settings(use_gpu: bool, gpu_id: int, cpu_threads: int, execution_providers: list[str] | None = None,
+                           **_: Any) -> dict[str, Any]:
+        """ONNX Runtime takes its threads from engine_config (PaddleOCR's cpu_threads does not reach it), one
+        operator at a time; execution_providers names its providers in order (empty: its default)."""
+        engine_config: dict[str, Any] = {"intra_op_num_threads": cpu_threads, "inter_op_num_threads": 1}
+        if use_gpu:
+            engine_config.update(device_type="gpu", device_id=gpu_id)
+        if execution_providers:
+            engine_config["providers"] = list(execution_providers)
+        return {"engine": "onnxruntime", "engine_config": engine_config}
 
 
 def model_name(model_dir: str) -> str:
@@ -124,12 +159,17 @@ def model_name(model_dir: str) -> str:
         return yaml.safe_load(handle)["Global"]["model_name"]
 
 
-ENGINES = {"paddleocr2": PaddleOCR2Engine, "paddleocr3": PaddleOCR3Engine}
+ENGINES = {"paddleocr2": PaddleOCR2Engine, "paddleocr3": PaddleOCR3Engine, "onnxruntime": OnnxRuntimeEngine}
 # What a model directory must hold for each runtime: PaddleOCR 3.x refuses 2.x directories (no inference.yml).
-MODEL_FILES = {"paddleocr2": ("inference.pdiparams",), "paddleocr3": ("inference.pdiparams", "inference.yml")}
+MODEL_FILES = {"paddleocr2": ("inference.pdiparams",), "paddleocr3": ("inference.pdiparams", "inference.yml"),
+               "onnxruntime": ("inference.onnx", "inference.yml")}
 
 
 class OCRSystem:
+    # What serve.py's /ocr decodes its `file` with.
+    decode_base64 = staticmethod(decode_base64)
+    decode_image_bytes = staticmethod(decode_image_bytes)
+
     def __init__(
         self,
         det_model_dir: str = "/models/det",
@@ -181,14 +221,14 @@ class OCRSystem:
         self.predict([image])
 
     def gpu_memory_reserved_bytes(self) -> int | None:
-        """GPU memory Paddle's allocator holds in this process, for /metrics; None on CPU."""
+        """GPU memory Paddle's allocator holds in this process, for /metrics; None on CPU and without Paddle."""
         if not self.use_gpu:
             return None
-        import paddle
-
         try:
+            import paddle
+
             return int(paddle.device.cuda.memory_reserved(self.gpu_id))
-        except (AttributeError, RuntimeError, ValueError):
+        except (ImportError, AttributeError, RuntimeError, ValueError):
             return None
 
     def serving_method(self, images: Any = None, **_: Any) -> list[list[dict[str, Any]]]:
