@@ -2,9 +2,9 @@
 mobile on the PaddleOCR 2.x runtime; with ppocrv4-mobile-3x active (the same weights in PaddleX's 3.x layout,
 laid out by the sandbox mirror: a labelled stand-in, no v5 weights are reachable here) the run builds the image's
 paddleocr3 flavour (PaddleOCR 3.x) and serves it: the same text on /predict/ocr_system as the 2.x runtime gave
-for the same images, /ocr with images and PDFs, a second run with no change, and back again to 2.x. Then
-PP-OCRv6 small on the onnxruntime runtime (real official weights, no Paddle in the image): documents in five
-languages read exactly, small text on a large page, an upside-down page, a second run with no change, and back."""
+for the same images, /ocr with images and PDFs, and a second run with no change. From there to PP-OCRv6 small
+on the onnxruntime runtime (real official weights, no Paddle in the image): documents in five languages read
+exactly, small text on a large page, an upside-down page, a second run with no change, and back to 2.x."""
 
 from __future__ import annotations
 
@@ -103,16 +103,6 @@ def test_a_second_run_on_the_3x_runtime_changes_nothing(on_paddleocr3):
     assert run.returncode == 0 and changes(run) == 0, run.stdout[-4000:]
 
 
-def switch_back_to_the_2x_runtime(host) -> None:
-    run = converge({})
-    assert run.returncode == 0, run.stdout[-4000:]
-    assert runtime_of(host) == "paddleocr2"
-    for sample in SAMPLES:
-        assert [line["text"] for line in lines_of(sample.image)] == list(sample.expect)
-
-
-def test_switching_back_brings_the_2x_runtime_back(host, on_paddleocr3):
-    switch_back_to_the_2x_runtime(host)
 
 
 # PP-OCRv6 small on the onnxruntime runtime: the official ONNX exports (the sandbox mirror packs them from a PyPI
@@ -152,6 +142,7 @@ def texts_of(png: bytes) -> list[str]:
 
 @pytest.fixture(scope="module")
 def on_ppocrv6(host) -> subprocess.CompletedProcess:
+    """Switched from whatever the tests above left (the paddleocr3 runtime when they ran)."""
     run = converge(ON_V6)
     assert run.returncode == 0, run.stdout[-4000:]
     return run
@@ -197,5 +188,9 @@ def test_a_second_run_on_ppocrv6_changes_nothing(on_ppocrv6):
     assert run.returncode == 0 and changes(run) == 0, run.stdout[-4000:]
 
 
-def test_switching_back_from_ppocrv6_brings_the_2x_runtime_back(host, on_ppocrv6):
-    switch_back_to_the_2x_runtime(host)
+def test_switching_back_brings_the_2x_runtime_back(host, on_ppocrv6):
+    run = converge({})
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert runtime_of(host) == "paddleocr2"
+    for sample in SAMPLES:
+        assert [line["text"] for line in lines_of(sample.image)] == list(sample.expect)
