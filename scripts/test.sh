@@ -92,6 +92,6 @@ phase "bootstrap:bootstrap" || finish 1
 # stand-in image both build on the controller's engine); the fleet, the longest, starts first.
 export INPUTS=
 phase "inputs:sandbox-inputs+registry+collection+operator fleet:molecule-fleet" \
-  "check:check @inputs default:molecule-default" \
-  "@inputs gpu_stack:molecule-gpu-stack unit-slow:unit-slow integration:integration" || finish 1
+  "check:check @inputs default:molecule-default integration:integration" \
+  "@inputs gpu_stack:molecule-gpu-stack unit-slow:unit-slow" || finish 1
 finish 0
