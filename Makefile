@@ -72,7 +72,7 @@ unit-slow: bootstrap
 check: lint syntax unit
 
 # The collection paddleocr.fleet as users get it: the tarball built from galaxy.yml, installed into
-# build/collections (molecule's default and proxy scenarios converge from there, not from the checkout).
+# build/collections (molecule's default scenario converges from there, not from the checkout).
 COLLECTION_VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
 collection: bootstrap
 	rm -rf build/collections
@@ -83,7 +83,7 @@ collection: bootstrap
 # steps side by side with INPUTS= so that none refreshes a cache another lane is reading.
 INPUTS ?= sandbox-inputs registry collection
 
-# The docker-exec scenarios as root, default and proxy from the installed collection; then the production path: the fleet scenario run by a non-root
+# The docker-exec scenarios as root, default from the installed collection; then the production path: the fleet scenario run by a non-root
 # operator without sudo (scripts/as-operator.sh), reaching its hosts over SSH as a sudo user.
 # The shared settings by path: molecule finds .config/molecule/config.yml by itself only in a git checkout, and the
 # operator's copy (scripts/as-operator.sh) is none.
@@ -92,7 +92,6 @@ molecule: molecule-default molecule-gpu-stack molecule-fleet
 
 molecule-default: $(INPUTS)
 	$(MOLECULE) test -s default
-	$(MOLECULE) test -s proxy
 
 molecule-fleet: $(INPUTS)
 	scripts/as-operator.sh $(MOLECULE) test -s fleet

@@ -4,7 +4,8 @@ laid out by the sandbox mirror: a labelled stand-in, no v5 weights are reachable
 paddleocr3 flavour (PaddleOCR 3.x) and serves it: the same text on /predict/ocr_system as the 2.x runtime gave
 for the same images, /ocr with images and PDFs, and a second run with no change. From there to PP-OCRv6 small
 on the onnxruntime runtime (real official weights, no Paddle in the image): documents in five languages read
-exactly, small text on a large page, an upside-down page, a second run with no change, and back to 2.x."""
+exactly, small text on a large page, an upside-down page, a second run with no change. The way back to the 2.x
+runtime is the next switch's (test_proxied_layout.py)."""
 
 from __future__ import annotations
 
@@ -12,36 +13,20 @@ import base64
 import io
 import json
 import os
-import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import requests
 from PIL import Image
+from rerun import changes, converge
 
 from paddleocr_fleet.samples import load_samples
-from support import PROJECT_ROOT
 from support.mirror_standin import PUBLISHED_ONNX_SHA256
 
 URL = os.environ.get("PADDLEOCR_TEST_URL", "http://127.0.0.1:18867")
 SAMPLES = load_samples()
 ON_3X = {"paddleocr_model_sets": ["ppocrv4-mobile", "ppocrv4-mobile-3x"], "paddleocr_model_set_active": "ppocrv4-mobile-3x"}
-
-
-def converge(extra_vars: dict) -> subprocess.CompletedProcess:
-    inventory = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), "paddleocr.fleet.site",
-         "-e", json.dumps(extra_vars)],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=1800, check=False,
-        env=dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1"),
-    )
-
-
-def changes(run: subprocess.CompletedProcess) -> int:
-    return sum(int(count) for count in re.findall(r"changed=(\d+)", run.stdout.split("PLAY RECAP")[-1]))
 
 
 def lines_of(path: Path) -> list[dict]:
@@ -187,10 +172,3 @@ def test_a_second_run_on_ppocrv6_changes_nothing(on_ppocrv6):
     run = converge(ON_V6)
     assert run.returncode == 0 and changes(run) == 0, run.stdout[-4000:]
 
-
-def test_switching_back_brings_the_2x_runtime_back(host, on_ppocrv6):
-    run = converge({})
-    assert run.returncode == 0, run.stdout[-4000:]
-    assert runtime_of(host) == "paddleocr2"
-    for sample in SAMPLES:
-        assert [line["text"] for line in lines_of(sample.image)] == list(sample.expect)

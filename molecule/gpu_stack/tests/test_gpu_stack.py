@@ -48,6 +48,16 @@ def test_driver_packages_installed_from_debian_non_free(host, debian):
     assert host.package("firmware-misc-nonfree").is_installed
 
 
+def test_without_kernel_headers_asked_for_none_is_installed_and_dkms_builds_no_module(host):
+    """nvidia_driver_kernel_headers_packages is [] here (this machine's kernel is not Debian's): the driver's
+    Recommends are installed, but not the distribution's headers that DKMS recommends, so no module is built."""
+    assert host.package("nvidia-smi").is_installed  # one of the driver's Recommends
+    packages = host.run("dpkg-query -W -f '${db:Status-Abbrev} ${Package}\\n' 'linux-headers-*'").stdout
+    headers = [line.split()[1] for line in packages.splitlines() if line.startswith("ii")]
+    assert headers == [], headers
+    assert "installed" not in host.check_output("dkms status"), host.check_output("dkms status")
+
+
 def test_debian_non_free_components_in_their_own_source(host, debian):
     source = host.file("/etc/apt/sources.list.d/debian-nvidia.list").content_string
     assert "deb http://deb.debian.org/debian bookworm contrib non-free non-free-firmware" in source

@@ -1,4 +1,9 @@
-"""The proxied layout: two instances behind nginx with basic auth, TLS, failover and an allow-list."""
+"""The proxied layout, switched to on the converged host. One run of a user's playbook (the installed collection's
+roles by their fully-qualified names: molecule/default/collection_playbook.yml) takes the host from where the
+runtime switch left it (PP-OCRv6 on ONNX Runtime) back to the default set on the 2.x runtime, as two instances (CPU
+stand-ins for one per GPU) behind nginx with basic auth, TLS and an nftables allow-list; a second run changes
+nothing. Then: real OCR through TLS and auth, failover, the allow-list, and a settings change applied by site.yml
+that restarts the instances one at a time under a client loop."""
 
 from __future__ import annotations
 
@@ -6,41 +11,85 @@ import base64
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import requests
+from rerun import changes, converge
 
 from paddleocr_fleet.samples import load_samples, missing_texts
-from support import PROJECT_ROOT
 
-SAMPLE = load_samples()[0]
+SAMPLES = load_samples()
+SAMPLE = SAMPLES[0]
 BODY = json.dumps({"images": [base64.b64encode(SAMPLE.image.read_bytes()).decode()]})
 PROXY = "https://127.0.0.1:8866/predict/ocr_system"
-AUTH = "ocr:fleet-test-password"
+PASSWORD = "fleet-test-password"
+AUTH = f"ocr:{PASSWORD}"
+# The API port as the controller reaches it (molecule.yml publishes it): outside the allow-list.
+FROM_THE_CONTROLLER = "https://127.0.0.1:18867/predict/ocr_system"
+EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "."))
+COLLECTION_PLAYBOOK = str(Path(__file__).resolve().parents[1] / "collection_playbook.yml")
+PROXIED = {
+    "paddleocr_service_instances": 2,
+    "paddleocr_service_workers": 1,
+    "paddleocr_proxy_basic_auth_users": [{"name": "ocr", "password": PASSWORD}],
+    "paddleocr_proxy_tls_cert_file": str(EPHEMERAL / "tls.crt"),
+    "paddleocr_proxy_tls_key_file": str(EPHEMERAL / "tls.key"),
+    # The controller reaches the host from the docker bridge, outside this network: it must be dropped.
+    "paddleocr_proxy_allowed_cidrs": ["10.255.0.0/16"],
+}
 
 
-def post(host, auth: bool = True) -> tuple[int, str]:
+@pytest.fixture(scope="module")
+def proxied(host) -> subprocess.CompletedProcess:
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "7", "-subj", "/CN=paddleocr-proxy",
+                    "-keyout", PROXIED["paddleocr_proxy_tls_key_file"], "-out", PROXIED["paddleocr_proxy_tls_cert_file"]],
+                   capture_output=True, check=True)
+    run = converge(PROXIED, COLLECTION_PLAYBOOK)
+    assert run.returncode == 0, run.stdout[-4000:]
+    return run
+
+
+def post(host, auth: bool = True, body: str = BODY) -> tuple[int, str]:
     cmd = host.run(
         "curl --silent --insecure --max-time 120 --write-out '\\n%%{http_code}' --user %s "
         "-H 'Content-Type: application/json' --data-binary %s %s",
-        AUTH if auth else "nobody:wrong", BODY, PROXY,
+        AUTH if auth else "nobody:wrong", body, PROXY,
     )
     text, _, code = cmd.stdout.rpartition("\n")
     return int(code), text
 
 
-def assert_reads_sample(host) -> None:
-    code, text = post(host)
+def texts_through_the_proxy(host, image: Path) -> list[str]:
+    code, text = post(host, body=json.dumps({"images": [base64.b64encode(image.read_bytes()).decode()]}))
     assert code == 200, text
     answer = json.loads(text)
     assert answer["status"] == "000", answer
-    assert missing_texts(SAMPLE.expect, [line["text"] for line in answer["results"][0]]) == []
+    return [line["text"] for line in answer["results"][0]]
 
 
-def test_two_instances_and_the_proxy_run(host):
+def assert_reads_sample(host) -> None:
+    assert missing_texts(SAMPLE.expect, texts_through_the_proxy(host, SAMPLE.image)) == []
+
+
+def test_one_run_brings_back_the_2x_runtime_behind_the_proxy(host, proxied):
+    for container in ("paddleocr-0", "paddleocr-1"):
+        image = host.check_output("docker inspect --format '{{.Config.Image}}' %s", container)
+        runtime = host.check_output(
+            "docker image inspect --format '{{index .Config.Labels \"org.paddleocr-fleet.runtime\"}}' %s", image)
+        assert runtime == "paddleocr2", container
+    assert host.check_output("readlink /opt/paddleocr/models/current") == "ppocrv4-mobile"
+    for sample in SAMPLES:
+        assert texts_through_the_proxy(host, sample.image) == list(sample.expect)
+
+
+def test_a_second_run_of_the_proxied_layout_changes_nothing(proxied):
+    run = converge(PROXIED, COLLECTION_PLAYBOOK)
+    assert run.returncode == 0 and changes(run) == 0, run.stdout[-4000:]
+
+
+def test_two_instances_and_the_proxy_run(host, proxied):
     for unit in ("paddleocr@0", "paddleocr@1", "nginx", "paddleocr-firewall"):
         assert host.service(unit).is_enabled and host.service(unit).is_running, unit
     assert not host.service("paddleocr").is_running
@@ -48,11 +97,11 @@ def test_two_instances_and_the_proxy_run(host):
         assert host.socket(f"tcp://127.0.0.1:{port}").is_listening
 
 
-def test_real_ocr_through_tls_and_basic_auth(host):
+def test_real_ocr_through_tls_and_basic_auth(host, proxied):
     assert_reads_sample(host)
 
 
-def test_wrong_credentials_are_refused(host):
+def test_wrong_credentials_are_refused(host, proxied):
     code, _ = post(host, auth=False)
     assert code == 401
 
@@ -60,7 +109,7 @@ def test_wrong_credentials_are_refused(host):
 MAKE_17MB_BODY = "import sys; sys.stdout.write('{\"images\": [\"' + 'A' * (17 << 20) + '\"]}')"
 
 
-def test_oversized_body_gets_the_envelope_from_the_proxy(host):
+def test_oversized_body_gets_the_envelope_from_the_proxy(host, proxied):
     cmd = host.run(
         "python3 -c %s > /tmp/big.json && curl --silent --insecure --user %s "
         "-H 'Content-Type: application/json' --data-binary @/tmp/big.json %s",
@@ -70,7 +119,7 @@ def test_oversized_body_gets_the_envelope_from_the_proxy(host):
     assert answer["status"] == "101" and "larger than" in answer["msg"]
 
 
-def test_one_instance_down_the_other_serves(host):
+def test_one_instance_down_the_other_serves(host, proxied):
     host.run_test("systemctl stop paddleocr@0")
     try:
         for _ in range(4):
@@ -79,7 +128,7 @@ def test_one_instance_down_the_other_serves(host):
         host.run_test("systemctl start paddleocr@0")
 
 
-def test_port_is_dropped_for_networks_not_allowed(host):
+def test_port_is_dropped_for_networks_not_allowed(host, proxied):
     """The controller reaches the host from the docker bridge, outside 10.255.0.0/16: its packets are dropped, so
     the request hangs until the timeout. The proxy answers an allowed client (loopback) just before, so the
     timeout is the firewall's drop, not a dead service; a refused or reset connection does not pass."""
@@ -87,7 +136,7 @@ def test_port_is_dropped_for_networks_not_allowed(host):
     assert_reads_sample(host)  # from the host itself, loopback is allowed
     started = time.monotonic()
     with pytest.raises(requests.exceptions.Timeout):
-        requests.post("https://127.0.0.1:18868/predict/ocr_system", data=BODY, timeout=5, verify=False)
+        requests.post(FROM_THE_CONTROLLER, data=BODY, timeout=5, verify=False)
     assert time.monotonic() - started >= 4.5
 
 
@@ -129,23 +178,18 @@ def unit_events(host, cursor: str) -> list[str]:
     return events
 
 
-def test_settings_change_restarts_instances_one_at_a_time_with_zero_failed_requests(host):
+def test_settings_change_restarts_instances_one_at_a_time_with_zero_failed_requests(host, proxied):
     """A client loop sends real OCR requests through the proxy while site.yml applies a changed engine setting:
     the instances restart one after the other (each reads the probe image before the next stops), and every
     request gets the sample's text."""
-    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
     host.run("rm -f /tmp/stop-client-loop /tmp/client-loop.json")
     host.run_test("printf '%%s' %s | base64 -d > /root/sample.png", base64.b64encode(SAMPLE.image.read_bytes()).decode())
     host.run_test("printf '%%s' %s > /root/client_loop.py", CLIENT_LOOP)
     cursor = journal_cursor(host)
     host.run_test("nohup python3 /root/client_loop.py %s %s /root/sample.png %s >/root/client-loop.log 2>&1 &",
                   PROXY, AUTH, json.dumps(SAMPLE.expect))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_ROOT / "ansible.cfg"), ANSIBLE_ROLES_PATH=str(PROJECT_ROOT / "roles"),
-               ANSIBLE_NOCOLOR="1")
     try:
-        run = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
-                              str(PROJECT_ROOT / "site.yml"), "-e", "paddleocr_service_rec_batch_num=8"],
-                             capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=1200, check=False)
+        run = converge(PROXIED | {"paddleocr_service_rec_batch_num": 8})
     finally:
         host.run("touch /tmp/stop-client-loop")
         host.run("for i in $(seq 150); do [ -s /tmp/client-loop.json ] && break; sleep 1; done")
