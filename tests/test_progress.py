@@ -1,6 +1,7 @@
 """Long steps show progress: the model downloads (paddleocr_models, for real against a slow local origin) and the
-image build's wait (paddleocr_image build_wait.yml, on a stand-in job: no Docker here) run as async jobs whose
-status task prints a progress line on every retry, through the callback plugins/callback/progress.py."""
+image build's wait (paddleocr_image build_wait.yml, on a stand-in job: no Docker here) run as async jobs that the
+module async_job_watch watches, printing a progress line on every retry through the callback
+plugins/callback/progress.py."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from typing import ClassVar
 import pytest
 import yaml
 
-from support import PROJECT_ROOT
+from support import PROJECT_ROOT, load_plugin
 from support.testing import serving
 
 _spec = importlib.util.spec_from_file_location("progress_callback", PROJECT_ROOT / "plugins" / "callback" / "progress.py")
@@ -32,6 +33,79 @@ _spec.loader.exec_module(progress_callback)
 SLOW = os.urandom(3_000_000)  # streamed in 30 pieces, 0.2 s apart: about 6 s
 FAST = {"cls.tar": os.urandom(20_000), "rec.tar": os.urandom(30_000)}
 LINE = re.compile(r"^  \[localhost\] (\S+): ([\d.]+) of ([\d.]+) MB, (\d+) s$", re.MULTILINE)
+
+
+async_job_watch = load_plugin("modules", "async_job_watch")
+
+
+# --- the watch module alone -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("content", "running"), [
+    ('{"started": 1, "finished": 0, "ansible_job_id": "j1"}', True),
+    ('{"changed": true, "rc": 0}', False),
+    ('{"started": 1, "fini', True),  # being written
+    (None, False),
+])
+def test_a_job_runs_while_its_results_file_holds_the_started_record(tmp_path, content, running):
+    results = tmp_path / "j1"
+    if content is not None:
+        results.write_text(content)
+    assert async_job_watch.job_running(str(results)) is running
+
+
+def test_the_bytes_so_far_are_the_newest_partial_files_then_the_final_files(tmp_path):
+    started = time.time() - 10
+    old = tmp_path / "tmpold"
+    old.write_bytes(b"x" * 50)
+    os.utime(old, (started - 5, started - 5))  # left by an earlier run: not this job's
+    final = tmp_path / "det.tar"
+    assert async_job_watch.bytes_so_far(str(tmp_path / "tmp*"), str(final), started) == 0
+    (tmp_path / "tmpnew").write_bytes(b"x" * 1200)
+    assert async_job_watch.bytes_so_far(str(tmp_path / "tmp*"), str(final), started) == 1200
+    (tmp_path / "tmpnew").rename(final)
+    assert async_job_watch.bytes_so_far(str(tmp_path / "tmp*"), str(final), started) == 1200
+
+
+def test_a_report_never_goes_below_an_earlier_one(tmp_path):
+    note = str(tmp_path / "j1.progress")
+    assert [async_job_watch.not_less_than_seen(note, size) for size in (10, 500, 0, 700)] == [10, 500, 500, 700]
+
+
+@pytest.mark.parametrize(("got", "total", "line"), [
+    (1_200_000, 3_000_000, "det.tar: 1.2 of 3.0 MB, 4 s"),
+    (20_000, 30_000, "det.tar: 20 of 30 kB, 4 s"),
+    (2_500_000, 0, "det.tar: 2.5 MB, 4 s"),
+])
+def test_a_download_report_gives_the_size_so_far_against_the_whole(got, total, line):
+    assert async_job_watch.size_report("det.tar", got, total, 4) == line
+
+
+def test_a_build_report_gives_the_data_roots_growth_or_the_time_alone(tmp_path):
+    used = async_job_watch.used_kb(str(tmp_path))
+    assert async_job_watch.growth_report("image build", 12, str(tmp_path), str(used - 2000)) == \
+        "image build: elapsed 12 s, docker data +2 MB"
+    assert async_job_watch.growth_report("image build", 12, str(tmp_path), "") == "image build: elapsed 12 s"
+    assert async_job_watch.growth_report("image build", 12, "", "100") == "image build: elapsed 12 s"
+
+
+def test_watching_returns_as_soon_as_the_job_has_its_result(tmp_path):
+    results = tmp_path / "j1"
+    results.write_text('{"changed": false}')
+    started = time.monotonic()
+    watched = async_job_watch.watch({"results_file": str(results), "seconds": 30, "label": "image build",
+                                     "partial_files": None, "used_space_of": "", "used_before_kb": ""})
+    assert watched == {"finished": True, "progress": ""} and time.monotonic() - started < 2
+
+
+def test_watching_a_running_job_reports_after_the_interval(tmp_path):
+    results = tmp_path / "j1"
+    results.write_text('{"started": 1, "finished": 0}')
+    (tmp_path / "tmpabc").write_bytes(b"x" * 2_000_000)
+    os.utime(results, (time.time() - 3, time.time() - 3))
+    watched = async_job_watch.watch({"results_file": str(results), "seconds": 1, "label": "det.tar",
+                                     "partial_files": str(tmp_path / "tmp*"), "final_file": str(tmp_path / "det.tar"),
+                                     "total_bytes": 3_000_000, "used_space_of": "", "used_before_kb": ""})
+    assert watched["finished"] is False and re.fullmatch(r"det\.tar: 2\.0 of 3\.0 MB, [4-9] s", watched["progress"])
 
 
 # --- the callback alone -----------------------------------------------------------------------------
