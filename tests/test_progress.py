@@ -136,6 +136,7 @@ def run_play(tmp_path: Path, play: str, extra: dict, *args: str) -> subprocess.C
     (tmp_path / "play.yml").write_text(play)
     (tmp_path / "ansible.cfg").write_text(f"""[defaults]
 roles_path = {PROJECT_ROOT / 'roles'}
+collections_path = {PROJECT_ROOT / '.collections'}
 callback_plugins = {PROJECT_ROOT / 'plugins' / 'callback'}
 callbacks_enabled = progress
 stdout_callback = ansible.builtin.default
