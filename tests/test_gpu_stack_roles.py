@@ -220,3 +220,17 @@ def test_secure_boot_check_can_be_turned_off(tmp_path):
     text = " ".join(result.stdout.split())
     assert "no Machine Owner Key" not in text
     assert "Look up the driver package's candidate version" in text
+
+
+def test_each_supported_distribution_has_a_vars_file_setting_the_same_variables():
+    """What differs between Debian and Ubuntu is data in vars/<distribution>.yml (tasks/main.yml reads the host's):
+    one file per supported distribution, each setting every variable the tasks read."""
+    role_vars = PROJECT_ROOT / "roles" / "nvidia_driver" / "vars"
+    supported = yaml.safe_load((role_vars / "main.yml").read_text())["_nvidia_driver_supported"]
+    files = {path.stem: yaml.safe_load(path.read_text()) for path in role_vars.glob("*.yml") if path.stem != "main"}
+    assert set(files) == set(supported)
+    names = {distribution: set(values) for distribution, values in files.items()}
+    assert len({frozenset(keys) for keys in names.values()}) == 1, names
+    tasks = "".join(path.read_text() for path in (role_vars.parent / "tasks").glob("*.yml"))
+    assert all(name in tasks for name in names["Debian"])
+    assert "ansible_facts['distribution'] ==" not in tasks
