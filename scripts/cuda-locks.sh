@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make locks`: resolves the CUDA libraries of every Paddle GPU flavour in the compatibility matrix
+# `make locks`: resolves the CUDA libraries of every GPU flavour in the compatibility matrix
 # (roles/gpu_matrix/vars/main.yml, `packages`) into exact pins, roles/paddleocr_image/files/cuda-<flavour>.lock,
 # for the image's Python (3.11) and platform (manylinux x86_64), from metadata only (nothing is installed).
 set -euo pipefail
@@ -31,7 +31,7 @@ for name, version in sorted((i["metadata"]["name"], i["metadata"]["version"]) fo
 for flavour in $("$PY" -c 'import sys, yaml; print(" ".join(yaml.safe_load(open(sys.argv[1]))["_gpu_matrix_flavours"]))' "$MATRIX"); do
   mapfile -t specs < <("$PY" -c 'import sys, yaml; print("\n".join(yaml.safe_load(open(sys.argv[1]))["_gpu_matrix_flavours"][sys.argv[2]]["packages"]))' "$MATRIX" "$flavour")
   {
-    echo "# CUDA libraries of the Paddle GPU flavour $flavour, pinned: written by \`make locks\` (scripts/cuda-locks.sh)"
+    echo "# CUDA libraries of the GPU flavour $flavour, pinned: written by \`make locks\` (scripts/cuda-locks.sh)"
     echo "# from the compatibility matrix (roles/gpu_matrix/vars/main.yml). Installed with --no-deps --require-hashes beside requirements.lock."
     pins_of "${specs[@]}"
   } >"$OUT_DIR/cuda-$flavour.lock"
@@ -54,6 +54,13 @@ serving=$(grep -i -E '^(Flask|gunicorn|prometheus_client)==' "$OUT_DIR/requireme
   # shellcheck disable=SC2086 # one requirement per word
   pins_of paddleocr==3.7.0 onnxruntime==$ONNXRUNTIME_VERSION $serving
 } >"$OUT_DIR/requirements-onnxruntime.lock"
+# Its GPU image's: ONNX Runtime's GPU build in place of the CPU build (its CUDA libraries: cuda-ort-cu12.lock).
+{
+  echo "# The onnxruntime runtime's GPU image: as requirements-onnxruntime.lock with onnxruntime-gpu==$ONNXRUNTIME_VERSION in"
+  echo "# place of onnxruntime, written by \`make locks\` (scripts/cuda-locks.sh). Its CUDA libraries are cuda-ort-cu12.lock."
+  # shellcheck disable=SC2086 # one requirement per word
+  pins_of paddleocr==3.7.0 onnxruntime-gpu==$ONNXRUNTIME_VERSION $serving
+} >"$OUT_DIR/requirements-onnxruntime-gpu.lock"
 # Every file's sha256 from the index, for pip install --require-hashes (requirements.lock too), and those of
 # the role's default Paddle (CPU, from PyPI) for its Paddle step.
 "${PY%python}paddleocr-hash-lock" "$OUT_DIR"/requirements*.lock "$OUT_DIR"/cuda-*.lock

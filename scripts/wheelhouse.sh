@@ -5,8 +5,9 @@
 #               default scenario's image)
 #   paddleocr3  the paddleocr3 runtime's lock and its CPU paddle
 #   onnxruntime the onnxruntime runtime's lock (no Paddle)
-#   gpu         the pinned CUDA libraries of flavour cu118 and the GPU STAND-IN paddle (below)
-# WHEELHOUSE_PARTS (default: all three) says which; `make demo` fetches cpu only. Each part is complete once
+#   gpu         the onnxruntime runtime's GPU image: its lock with onnxruntime-gpu and the pinned CUDA libraries
+#               of flavour ort-cu12
+# WHEELHOUSE_PARTS (default: all four) says which; `make demo` fetches cpu only. Each part is complete once
 # its stamp holds the hash of its pins; a complete part is not looked at again, so later runs are offline.
 # Wheels of a pin that changed stay until the directory is removed (harmless: every install is hash-pinned).
 # Air-gapped users copy the directory over.
@@ -16,20 +17,17 @@ CACHE_DIR=${PADDLEOCR_FLEET_CACHE:-$HOME/.cache/paddleocr-fleet}
 WHEELHOUSE="$CACHE_DIR/wheelhouse"
 PARTS=${WHEELHOUSE_PARTS:-cpu paddleocr3 onnxruntime gpu}
 PIP=${PIP:-.venv/bin/pip}
-# STAND-IN for paddlepaddle-gpu 3.x (cu118), which only Paddle's own index has (unreachable here): PyPI's
-# paddlepaddle-gpu 2.6.2, also built for CUDA 11.8, with the two packages it imports that 3.x does not.
-# tests/integration/gpu_image_standin.yml builds the GPU image with the same pins.
 declare -A LOCK=(
   [cpu]=roles/paddleocr_image/files/requirements.lock
   [paddleocr3]=roles/paddleocr_image/files/requirements-paddleocr3.lock
   [onnxruntime]=roles/paddleocr_image/files/requirements-onnxruntime.lock
-  [gpu]=roles/paddleocr_image/files/cuda-cu118.lock
+  [gpu]="roles/paddleocr_image/files/requirements-onnxruntime-gpu.lock roles/paddleocr_image/files/cuda-ort-cu12.lock"
 )
 declare -A PINS=(
   [cpu]=${PADDLE_PACKAGE:-paddlepaddle==3.3.1}
   [paddleocr3]=paddlepaddle==3.2.2
   [onnxruntime]=
-  [gpu]="paddlepaddle-gpu==2.6.2 decorator==5.3.1 astor==0.8.1"
+  [gpu]=
 )
 
 python_version=$(${PIP%pip}python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
@@ -42,13 +40,14 @@ chmod 755 "$WHEELHOUSE"
 for part in $PARTS; do
   [ -n "${LOCK[$part]:-}" ] || { echo "unknown wheelhouse part '$part' (cpu, paddleocr3, onnxruntime, gpu)" >&2; exit 2; }
   stamp="$WHEELHOUSE/.complete-$part"
-  want=$( (cat "${LOCK[$part]}"; echo "${PINS[$part]}") | sha256sum | cut -d' ' -f1)
+  # shellcheck disable=SC2086 # one lock per word
+  want=$( (cat ${LOCK[$part]}; echo "${PINS[$part]}") | sha256sum | cut -d' ' -f1)
   [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && continue
   echo "== fetching the $part wheels into $WHEELHOUSE (once)"
   # One pip call for the hash-pinned lock (pip checks every file's hash), one for the pins: pip refuses two
   # pins of one package in one call.
   # shellcheck disable=SC2086
-  "$PIP" wheel --quiet --no-deps --find-links "$WHEELHOUSE" -w "$WHEELHOUSE" -r "${LOCK[$part]}"
+  "$PIP" wheel --quiet --no-deps --find-links "$WHEELHOUSE" -w "$WHEELHOUSE" $(printf -- '-r %s ' ${LOCK[$part]})
   [ -z "${PINS[$part]}" ] || "$PIP" wheel --quiet --no-deps --find-links "$WHEELHOUSE" -w "$WHEELHOUSE" ${PINS[$part]}
   echo "$want" >"$stamp"
 done

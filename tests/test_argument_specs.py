@@ -54,7 +54,7 @@ def test_every_role_has_argument_specs():
          "nvidia_container_toolkit_default_runtime"),
         ("docker_engine", {"docker_engine_daemon_json_merge": "perhaps"}, "docker_engine_daemon_json_merge"),
         ("docker_engine", {"docker_engine_ce_packages": {"docker-ce": 1}}, "docker_engine_ce_packages"),
-        ("gpu_matrix", {"gpu_matrix_paddle_flavour": "cu999"}, "gpu_matrix_paddle_flavour"),
+        ("gpu_matrix", {"gpu_matrix_flavour": "cu999"}, "gpu_matrix_flavour"),
         ("nvidia_driver", {"nvidia_driver_kernel_modules": "closed"}, "nvidia_driver_kernel_modules"),
         ("nvidia_driver", {"nvidia_driver_fabricmanager": "sometimes"}, "nvidia_driver_fabricmanager"),
         ("nvidia_container_toolkit", {"nvidia_container_toolkit_cdi": "perhaps"}, "nvidia_container_toolkit_cdi"),
@@ -150,12 +150,18 @@ def test_an_active_set_that_is_not_chosen_fails(tmp_path):
 
 
 def test_driver_branch_too_old_for_the_flavour_fails_before_any_change(tmp_path):
-    result = run_role(tmp_path, "gpu_matrix", {"gpu_matrix_driver_branch": "535", "gpu_matrix_paddle_flavour": "cu126"})
+    result = run_role(tmp_path, "gpu_matrix", {"gpu_matrix_driver_branch": "535", "gpu_matrix_flavour": "cu126"})
     assert result.returncode != 0
-    assert ("Paddle GPU flavour cu126 needs CUDA 12.6, but NVIDIA driver branch 535 supports CUDA up to 12.2 only. "
-            "Fix: set gpu_matrix_driver_branch to 560 or newer, or gpu_matrix_paddle_flavour to cu118.") in result.stdout
+    assert ("GPU flavour cu126 needs a driver of CUDA 12.6, but NVIDIA driver branch 535 supports CUDA up to 12.2 only. "
+            "Fix: set gpu_matrix_driver_branch to 560 or newer, or gpu_matrix_flavour to cu118.") in result.stdout
     assert "Nothing was changed." in result.stdout
     assert "changed=0" in result.stdout
+
+
+def test_the_flavours_former_variable_name_is_refused(tmp_path):
+    result = run_role(tmp_path, "gpu_matrix", {"gpu_matrix_paddle_flavour": "cu126"})
+    assert result.returncode != 0
+    assert "gpu_matrix_paddle_flavour is not read any more: set gpu_matrix_flavour" in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -136,19 +136,39 @@ class PaddleOCR3Engine:
 
 class OnnxRuntimeEngine(PaddleOCR3Engine):
     """The same PaddleOCR 3.x pipeline on ONNX Runtime (the onnxruntime runtime): model directories of
-    inference.onnx and inference.yml, no Paddle in the image."""
+    inference.onnx and inference.yml, no Paddle in the image; on a GPU, ONNX Runtime's CUDA provider."""
+
+    def __init__(self, det_model_dir: str, use_gpu: bool, gpu_id: int, **settings: Any) -> None:
+        if use_gpu:
+            require_cuda_provider(os.path.join(det_model_dir, "inference.onnx"), gpu_id)
+        super().__init__(det_model_dir=det_model_dir, use_gpu=use_gpu, gpu_id=gpu_id, **settings)
 
     @staticmethod
     def inference_settings(use_gpu: bool, gpu_id: int, cpu_threads: int, execution_providers: list[str] | None = None,
                            **_: Any) -> dict[str, Any]:
         """ONNX Runtime takes its threads from engine_config (PaddleOCR's cpu_threads does not reach it), one
-        operator at a time; execution_providers names its providers in order (empty: its default)."""
+        operator at a time; execution_providers names its providers in order (empty: its default). The device is
+        always named: left out, PaddleX picks the GPU wherever ONNX Runtime has a CUDA provider."""
         engine_config: dict[str, Any] = {"intra_op_num_threads": cpu_threads, "inter_op_num_threads": 1}
         if use_gpu:
             engine_config.update(device_type="gpu", device_id=gpu_id)
         if execution_providers:
             engine_config["providers"] = list(execution_providers)
-        return {"engine": "onnxruntime", "engine_config": engine_config}
+        return {"device": f"gpu:{gpu_id}" if use_gpu else "cpu", "engine": "onnxruntime", "engine_config": engine_config}
+
+
+def require_cuda_provider(model_path: str, gpu_id: int) -> None:
+    """Raise RuntimeError unless ONNX Runtime runs model_path on GPU gpu_id. Where its CUDA provider cannot start
+    (a CUDA library missing, no driver, no such GPU), ONNX Runtime logs why and runs on the CPU: on a GPU host,
+    an instance that serves from the CPU is a fault to see at start, not a slow service to find later."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(
+        model_path, providers=[("CUDAExecutionProvider", {"device_id": gpu_id}), "CPUExecutionProvider"])
+    if session.get_providers()[0] != "CUDAExecutionProvider":
+        raise RuntimeError(f"ONNX Runtime could not start its CUDA provider on GPU {gpu_id} (its log above says why; "
+                           f"providers it has: {', '.join(onnxruntime.get_available_providers())}): this instance "
+                           "would run on the CPU")
 
 
 def model_name(model_dir: str) -> str:
