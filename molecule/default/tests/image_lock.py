@@ -1,0 +1,33 @@
+"""The running image's lock against what its started service imports: the lock is what runs."""
+
+from __future__ import annotations
+
+import json
+
+from paddleocr_fleet.pinning import pins
+
+# Run in the service's container: a second app from the same config (its module warms up with one inference),
+# then the distributions of every module loaded.
+LOADED_DISTRIBUTIONS = """
+import importlib.metadata as md, json, sys
+sys.path.insert(0, "/opt/paddleocr")
+from serve import create_app
+create_app(json.load(open("/etc/paddleocr/config.json")))
+import gunicorn.app.base, gunicorn.workers.sync
+loaded = {name.split(".")[0] for name in sys.modules}
+print(json.dumps(sorted({dist for top, dists in md.packages_distributions().items() if top in loaded for dist in dists})))
+"""
+
+
+def normalise(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+def image_lock_against_imports(host) -> tuple[set[str], set[str], set[str]]:
+    """(locked but never imported, imported but not locked, imported) distributions of the `paddleocr` container."""
+    run = host.run("docker exec paddleocr python -c %s", LOADED_DISTRIBUTIONS)
+    assert run.rc == 0, run.stderr[-2000:]
+    loaded = {normalise(name) for name in json.loads(run.stdout.strip().splitlines()[-1])}
+    lock = host.run("docker exec paddleocr cat /opt/paddleocr/requirements.lock").stdout
+    locked = {normalise(name) for name, _ in pins(lock)}
+    return locked - loaded, loaded - locked, loaded
