@@ -4,8 +4,8 @@ laid out by the sandbox mirror: a labelled stand-in, no v5 weights are reachable
 paddleocr3 flavour (PaddleOCR 3.x) and serves it: the same text on /predict/ocr_system as the 2.x runtime gave
 for the same images, /ocr with images and PDFs, and a second run with no change. From there to PP-OCRv6 small
 on the onnxruntime runtime (real official weights, no Paddle in the image): documents in five languages read
-exactly, small text on a large page, an upside-down page, a second run with no change. The way back to the 2.x
-runtime is the next switch's (test_proxied_layout.py)."""
+exactly, Japanese with the same model, small text on a large page, an upside-down page, a second run with no
+change. The way back to the 2.x runtime is the next switch's (test_proxied_layout.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from PIL import Image
 from rerun import changes, converge
 
 from paddleocr_fleet.samples import load_samples
-from support.mirror_standin import PUBLISHED_ONNX_SHA256
+from support.fonts import japanese_font
+from support.mirror_standin import PUBLISHED_ONNX_SHA256, default_cache
 
 URL = os.environ.get("PADDLEOCR_TEST_URL", "http://127.0.0.1:18867")
 SAMPLES = load_samples()
@@ -102,14 +103,17 @@ DOCUMENT_LINES = [
     "Przesyłka polecona nr 4471",
     "SHIPPING NOTE 4471-B",
 ]
+# Japanese, which the same model reads too (v6 tiny does not), in IPAexGothic.
+JAPANESE_LINES = ["請求書番号：4471", "東京都千代田区丸の内一丁目", "お問い合わせはこちらまで"]
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 
-def render(lines: list[str], size: tuple[int, int], font_px: int, origin: tuple[int, int] = (40, 40)) -> bytes:
+def render(lines: list[str], size: tuple[int, int], font_px: int, origin: tuple[int, int] = (40, 40),
+           font_file: str = FONT) -> bytes:
     """A white page with the lines in black, one under another, as PNG."""
     from PIL import ImageDraw, ImageFont
 
-    font = ImageFont.truetype(FONT, font_px)
+    font = ImageFont.truetype(font_file, font_px)
     page = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(page)
     for number, line in enumerate(lines):
@@ -161,6 +165,11 @@ def test_ppocrv6_small_weights_are_the_published_exports(host, on_ppocrv6):
 
 def test_ppocrv6_small_reads_german_french_spanish_polish_and_english_with_spaces(on_ppocrv6):
     assert texts_of(render(DOCUMENT_LINES, (900, 480), 32)) == DOCUMENT_LINES
+
+
+def test_ppocrv6_small_reads_japanese_with_the_same_model(on_ppocrv6):
+    font = str(japanese_font(default_cache()))
+    assert texts_of(render(JAPANESE_LINES, (900, 300), 32, font_file=font)) == JAPANESE_LINES
 
 
 def test_ppocrv6_small_reads_small_text_on_a_large_page(on_ppocrv6):
