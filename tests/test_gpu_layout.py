@@ -42,3 +42,17 @@ def test_no_driver_fact_means_no_targets():
 def test_zero_instances_per_gpu_is_refused():
     with pytest.raises(ValueError, match="at least 1"):
         gpu_layout.paddleocr_instance_gpus(["GPU-0"], 0)
+
+
+@pytest.mark.parametrize(("profile", "kwargs", "layout"), [
+    ("cpu", {"workers": 3}, {"instances": 1, "workers": 3}),
+    ("gpu", {"devices": gpus(8), "workers": 3}, {"instances": 8, "workers": 1}),
+    ("gpu", {"devices": gpus(2, {0: ["MIG-a", "MIG-b", "MIG-c"]})}, {"instances": 4, "workers": 1}),
+    ("gpu", {"devices": gpus(2), "instances_per_gpu": 2}, {"instances": 4, "workers": 1}),
+    ("gpu", {"gpu_ids": [0], "devices": gpus(4)}, {"instances": 1, "workers": 1}),
+    ("gpu", {}, {"instances": 1, "workers": 1}),
+    ("cpu", {"instances": "2", "workers": 2}, {"instances": 2, "workers": 2}),
+])
+def test_layout_rule_counts_instances_and_workers(profile, kwargs, layout):
+    """The rule the service role's defaults and the load balancer's view of a host share: MIG devices count."""
+    assert gpu_layout.paddleocr_layout(profile, **kwargs) == layout
