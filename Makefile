@@ -51,7 +51,7 @@ demo: sandbox-inputs
 demo-clean: bootstrap
 	ansible-playbook playbooks/sandbox.yml -e sandbox_state=absent
 
-# mypy checks the files pyproject.toml's [tool.mypy] names: the package, the plugins and tests/support.
+# mypy checks the files pyproject.toml's [tool.mypy] names: the package, the plugins, tests/support and the image's server.
 lint: bootstrap
 	yamllint --strict .
 	ansible-lint --profile production
