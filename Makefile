@@ -36,11 +36,11 @@ registry: bootstrap
 # Everything the sandbox host needs from the controller.
 sandbox-inputs: images wheelhouse mirror
 
-# The demo host is Debian 12 with the CPU image and PP-OCRv4: the demo fetches nothing else (no bullseye, no GPU
-# wheels, no PP-OCRv6 exports).
+# The demo host is Debian 12 serving the default set, PP-OCRv6 small, on the onnxruntime image: the demo fetches
+# nothing else (no bullseye, no Paddle or GPU wheels, no Paddle-format models).
 demo: export SANDBOX_SUITES = bookworm
-demo: export WHEELHOUSE_PARTS = cpu
-demo: export MIRROR_ONNX_EXPORTS = 0
+demo: export WHEELHOUSE_PARTS = onnxruntime
+demo: export MIRROR_PADDLE_SETS = 0
 demo: sandbox-inputs
 	@set -e; start=$$(date +%s); \
 	ansible-playbook playbooks/sandbox.yml -e sandbox_port=$(DEMO_PORT); \
@@ -122,10 +122,10 @@ locks: bootstrap
 
 # Demo host (run `make demo` first): the engine alone, the service and the official serving mode (`hub serving
 # start`, its image built once from PyPI) in alternating rounds, medians and spreads of the ratios.
-# RUNTIMES=paddleocr2,paddleocr3: both runtimes in turn (same weights); the run ends on the default set.
+# SETS=ppocrv4-mobile,ppocrv6-small,...: the sets served in turn, ratios to the first; the run ends on the default set.
 # URL=...: any host's service alone; INSTANCES=1,2,4 LIMIT=host [INVENTORY=...]: 1..N instances per GPU in turn.
 # BENCH_ARGS: more options of bench/run.py (--levels 1,4,16 --requests 60 --rounds 5 --insecure ...).
-RUNTIMES ?=
+SETS ?=
 URL ?=
 INSTANCES ?=
 INVENTORY ?= inventories/production
@@ -137,7 +137,7 @@ bench: bootstrap
 	elif [ -n "$(INSTANCES)" ]; then \
 	  echo "INSTANCES needs URL (the host's proxy) and LIMIT (the host)" >&2; exit 2; \
 	else \
-	  python bench/run.py --url http://127.0.0.1:$(DEMO_PORT)/predict/ocr_system --runtimes "$(RUNTIMES)" $(BENCH_ARGS); \
+	  python bench/run.py --url http://127.0.0.1:$(DEMO_PORT)/predict/ocr_system --sets "$(SETS)" $(BENCH_ARGS); \
 	fi
 
 # The first converge of site.yml on a fresh demo host against its idempotent re-run, with the re-run's slowest tasks.

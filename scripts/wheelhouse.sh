@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # Fills the wheelhouse the OCR image builds install from (fetched once), in parts, each exactly the wheels
 # one image installs (the images install them with --no-deps):
-#   cpu         roles/paddleocr_image/files/requirements.lock and the CPU paddle wheel (the demo's and the
-#               default scenario's image)
+#   cpu         roles/paddleocr_image/files/requirements.lock and the CPU paddle wheel (the fleet's image)
 #   paddleocr3  the paddleocr3 runtime's lock and its CPU paddle
-#   onnxruntime the onnxruntime runtime's lock (no Paddle)
+#   onnxruntime the onnxruntime runtime's lock (no Paddle): the demo's and the default scenario's image
 #   gpu         the onnxruntime runtime's GPU image: its lock with onnxruntime-gpu and the pinned CUDA libraries
 #               of flavour ort-cu12
-# WHEELHOUSE_PARTS (default: all four) says which; `make demo` fetches cpu only. Each part is complete once
+# WHEELHOUSE_PARTS (default: all four) says which; `make demo` fetches onnxruntime only. Each part is complete once
 # its stamp holds the hash of its pins; a complete part is not looked at again, so later runs are offline.
 # Wheels of a pin that changed stay until the directory is removed (harmless: every install is hash-pinned).
 # Air-gapped users copy the directory over.

@@ -107,13 +107,15 @@ def test_unknown_model_set_fails_before_download(tmp_path):
     assert "changed=0" in result.stdout
 
 
-def test_a_first_fetch_without_a_recorded_checksum_fails_by_default_and_names_the_way(tmp_path):
+@pytest.mark.parametrize(("profile", "default_set"), [("cpu", "ppocrv6-small"), ("gpu", "ppocrv6-medium")])
+def test_a_first_fetch_without_a_recorded_checksum_fails_by_default_and_names_the_way(tmp_path, profile, default_set):
     empty_lock = tmp_path / "models.lock.yml"
     empty_lock.write_text("archives: {}\n")
-    result = run_role(tmp_path, "paddleocr_models", {"paddleocr_models_lock_file": str(empty_lock)})
+    result = run_role(tmp_path, "paddleocr_models", {"paddleocr_models_lock_file": str(empty_lock),
+                                                     "paddleocr_profile": profile})
     assert result.returncode != 0
     assert "downloads are verified (paddleocr_models_require_checksum, default true)" in result.stdout
-    assert "make models-lock SETS=ppocrv4-mobile" in result.stdout
+    assert f"make models-lock SETS={default_set}" in result.stdout
     assert "changed=0" in result.stdout
 
 

@@ -20,10 +20,10 @@ def raw() -> dict:
     return yaml.safe_load(CATALOG_PATH.read_text())
 
 
-def test_catalog_lists_every_reference_set_and_defaults_to_v4_mobile():
+def test_catalog_lists_every_reference_set_and_defaults_to_v6_small():
     catalog = load_catalog()
     assert set(catalog.sets) == REFERENCE_SETS
-    assert catalog.default_set == "ppocrv4-mobile"
+    assert catalog.default_set == "ppocrv6-small" and catalog.sets["ppocrv6-small"].runtime == "onnxruntime"
     assert catalog.sets["ppocrv5-mobile"].runtime == "paddleocr3"
     # The v4 mobile weights in PaddleX's 3.x layout: what the 3.x runtime is tested with here.
     assert catalog.sets["ppocrv4-mobile-3x"].runtime == "paddleocr3"
@@ -57,7 +57,6 @@ def test_shared_cls_archive_is_listed_once():
          "set 'ppocrv4-mobile' models.det: field 'path' must be a relative path"),
         (lambda c: c["sets"]["ppocrv4-mobile"]["models"]["cls"].update(dir="other"),
          "set 'ppocrv4-mobile' models.cls: field 'dir' must be the archive's name"),
-        (lambda c: c.update(default_set="ppocrv5-mobile"), "default set 'ppocrv5-mobile' must run on the default runtime"),
         (lambda c: c.update(default_set="nope"), "field 'default_set' names unknown set 'nope'"),
         (lambda c: c["sources"].update(ppocr="ftp://x/"), "source 'ppocr' must be an http(s) URL"),
     ],

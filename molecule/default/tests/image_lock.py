@@ -1,4 +1,5 @@
-"""The running image's lock against what its started service imports: the lock is what runs."""
+"""The served image: the runtime it was built for, and its lock against what its started service imports (the lock
+is what runs)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,13 @@ import gunicorn.app.base, gunicorn.workers.sync
 loaded = {name.split(".")[0] for name in sys.modules}
 print(json.dumps(sorted({dist for top, dists in md.packages_distributions().items() if top in loaded for dist in dists})))
 """
+
+
+def runtime_of(host, container: str = "paddleocr") -> str:
+    """The runtime label of the image the container runs (paddleocr2, paddleocr3, onnxruntime)."""
+    image = host.check_output("docker inspect --format '{{.Config.Image}}' %s", container)
+    return host.check_output(
+        "docker image inspect --format '{{index .Config.Labels \"org.paddleocr-fleet.runtime\"}}' %s", image)
 
 
 def normalise(name: str) -> str:

@@ -103,7 +103,7 @@ def test_good_images_field_by_field(count):
     assert len(body["results"]) == count  # one list of lines per image, in order
     for lines in body["results"]:
         assert_sample_lines(lines)
-    assert body["results"][0][0]["text_region"] == [[44, 38], [493, 41], [493, 86], [44, 82]]  # README's example
+    assert body["results"][0][0]["text_region"] == [[40, 34], [495, 34], [495, 88], [40, 88]]  # README's example
 
 
 def test_data_uri_and_extra_keys_are_accepted():
@@ -114,10 +114,12 @@ def test_data_uri_and_extra_keys_are_accepted():
 
 
 def test_every_package_in_the_image_lock_is_imported_by_the_started_service(host):
+    """The onnxruntime lock leaves out what pip's resolution brings and the service never imports (sympy, the
+    model hosters' HTTP and crypto packages): 142 MB less in the image (2026-12-06)."""
     unimported, unlocked, loaded = image_lock_against_imports(host)
     assert unimported == set(), f"in the lock but never imported: {sorted(unimported)}"
-    assert unlocked <= {"paddlepaddle", "pip", "setuptools"}, f"imported but not locked: {sorted(unlocked)}"
-    assert "paddlehub" not in loaded and not {"opencv-python", "opencv-contrib-python"} & loaded
+    assert unlocked <= {"pip", "setuptools"}, f"imported but not locked: {sorted(unlocked)}"
+    assert not {"paddlepaddle", "paddlehub", "sympy"} & loaded
 
 
 # Operators' routes beside HubServing's: liveness, readiness, and Prometheus metrics that count what clients sent.
@@ -158,4 +160,4 @@ def test_metrics_count_every_request_by_status():
     assert delta == {requests_000: 3, requests_101: 2, requests_112: 1, images: 6, timed: 6}, delta
     assert after["paddleocr_requests_in_flight"] == 0
     [release] = [series for series in after if series.startswith("paddleocr_release_info{")]
-    assert 'model_set="ppocrv4-mobile"' in release and 'image="' in release and after[release] == 1
+    assert 'model_set="ppocrv6-small"' in release and 'image="' in release and after[release] == 1

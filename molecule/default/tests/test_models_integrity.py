@@ -19,7 +19,7 @@ from support.mirror_standin import default_cache
 from support.testing import corrupt_copy, docker0_address, running_mirror
 
 URL = os.environ.get("PADDLEOCR_TEST_URL", "http://127.0.0.1:18867")
-DET = "PP-OCRv4/chinese/ch_PP-OCRv4_det_infer.tar"
+SERVED = "ppocrv6-small"  # the default set the converge installed
 
 
 def started_at(host) -> str:
@@ -28,14 +28,16 @@ def started_at(host) -> str:
 
 def test_tampered_archive_fails_the_converge_and_the_old_set_keeps_serving(host, tmp_path):
     mirror = default_cache() / "mirror"
-    corrupt_copy(mirror / "models" / "ppocr" / DET, tmp_path / "models" / "tampered" / DET)
-    lock = yaml.safe_load((mirror / "models.lock.yml").read_text())["archives"]
-    lock[f"tampered/{DET}"] = lock[f"ppocr/{DET}"]  # what the archive should be; the mirror serves other bytes
-    (tmp_path / "lock.yml").write_text(yaml.safe_dump({"archives": lock}))
     catalog = yaml.safe_load(CATALOG_PATH.read_text())
-    tampered_set = json.loads(json.dumps(catalog["sets"]["ppocrv4-mobile"]))
+    det = catalog["sets"][SERVED]["models"]["det"]
+    corrupt_copy(mirror / "models" / det["source"] / det["path"], tmp_path / "models" / "tampered" / det["path"])
+    lock = yaml.safe_load((mirror / "models.lock.yml").read_text())["archives"]
+    # What the archive should be; the mirror serves other bytes.
+    lock[f"tampered/{det['path']}"] = lock[f"{det['source']}/{det['path']}"]
+    (tmp_path / "lock.yml").write_text(yaml.safe_dump({"archives": lock}))
+    tampered_set = json.loads(json.dumps(catalog["sets"][SERVED]))
     tampered_set["models"]["det"]["source"] = "tampered"
-    catalog["sets"]["tampered-v4"] = tampered_set
+    catalog["sets"]["tampered"] = tampered_set
     before = started_at(host)
 
     with running_mirror(tmp_path / "models", docker0_address(), 8913) as url:
@@ -45,8 +47,8 @@ def test_tampered_archive_fails_the_converge_and_the_old_set_keeps_serving(host,
             "paddleocr_models_catalog_file": str(tmp_path / "catalog.yml"),
             "paddleocr_models_lock_file": str(tmp_path / "lock.yml"),
             "paddleocr_models_controller_cache": str(tmp_path / "controller-cache"),
-            "paddleocr_model_sets": ["ppocrv4-mobile", "tampered-v4"],
-            "paddleocr_model_set_active": "tampered-v4",
+            "paddleocr_model_sets": [SERVED, "tampered"],
+            "paddleocr_model_set_active": "tampered",
         }
         inventory = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"
         result = subprocess.run(
@@ -58,7 +60,7 @@ def test_tampered_archive_fails_the_converge_and_the_old_set_keeps_serving(host,
 
     assert result.returncode != 0
     assert "did not match" in result.stdout, result.stdout[-3000:]
-    assert host.check_output("readlink /opt/paddleocr/models/current") == "ppocrv4-mobile"
+    assert host.check_output("readlink /opt/paddleocr/models/current") == SERVED
     assert started_at(host) == before, "the service must not be restarted onto unverified models"
     answer = check_endpoint(URL, load_samples(), timeout=120)
     assert answer.ok, answer.error

@@ -1,8 +1,8 @@
 """The proxied layout, switched to on the converged host. One run of a user's playbook (the installed collection's
 roles by their fully-qualified names: molecule/default/collection_playbook.yml) takes the host from where the
-runtime switch left it (PP-OCRv6 on ONNX Runtime) back to the default set on the 2.x runtime, as two instances (CPU
-stand-ins for one per GPU) behind nginx with basic auth, TLS and an nftables allow-list; a second run changes
-nothing. Then: real OCR through TLS and auth, failover, the allow-list, and a settings change applied by site.yml
+runtime switch left it (PP-OCRv4 on the PaddleOCR 3.x runtime) back to the default set on ONNX Runtime, as two
+instances (CPU stand-ins for one per GPU) behind nginx with basic auth, TLS and an nftables allow-list; a second run
+changes nothing. Then: real OCR through TLS and auth, failover, the allow-list, and a settings change applied by site.yml
 that restarts the instances one at a time under a client loop."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from image_lock import runtime_of
 from rerun import changes, converge
 
 from paddleocr_fleet.samples import load_samples, missing_texts
@@ -73,13 +74,10 @@ def assert_reads_sample(host) -> None:
     assert missing_texts(SAMPLE.expect, texts_through_the_proxy(host, SAMPLE.image)) == []
 
 
-def test_one_run_brings_back_the_2x_runtime_behind_the_proxy(host, proxied):
+def test_one_run_brings_back_the_default_set_on_onnx_runtime_behind_the_proxy(host, proxied):
     for container in ("paddleocr-0", "paddleocr-1"):
-        image = host.check_output("docker inspect --format '{{.Config.Image}}' %s", container)
-        runtime = host.check_output(
-            "docker image inspect --format '{{index .Config.Labels \"org.paddleocr-fleet.runtime\"}}' %s", image)
-        assert runtime == "paddleocr2", container
-    assert host.check_output("readlink /opt/paddleocr/models/current") == "ppocrv4-mobile"
+        assert runtime_of(host, container) == "onnxruntime", container
+    assert host.check_output("readlink /opt/paddleocr/models/current") == "ppocrv6-small"
     for sample in SAMPLES:
         assert texts_through_the_proxy(host, sample.image) == list(sample.expect)
 

