@@ -7,8 +7,8 @@ DOCUMENTATION = r"""
 module: async_job_watch
 short_description: Watch an async job for some seconds and report how far it has come
 description:
-  - The roles start their long steps (the image build, the model archive downloads) as async jobs (C(poll: 0)) and
-    wait for them with this module in an C(until: result.finished) loop. Each call watches the job for O(seconds)
+  - The roles start their long steps (the image build, the model archive downloads) as async jobs (C(poll=0)) and
+    wait for them with this module in an C(until=result.finished) loop. Each call watches the job for O(seconds)
     and returns as soon as the job has written its result, so that the end is seen within a second; otherwise it
     returns a progress report, which the callback C(paddleocr.fleet.progress) prints under the retry line.
   - The report names O(label), the seconds since the job started, and what grows while it runs, measured one of two

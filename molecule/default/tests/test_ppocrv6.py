@@ -10,10 +10,10 @@ import io
 import os
 
 import requests
-from image_lock import runtime_of
 from PIL import Image
 
 from support.fonts import japanese_font
+from support.image_lock import runtime_of
 from support.mirror_standin import PUBLISHED_ONNX_SHA256, default_cache
 
 URL = os.environ.get("PADDLEOCR_TEST_URL", "http://127.0.0.1:18867")

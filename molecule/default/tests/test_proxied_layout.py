@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from image_lock import runtime_of
 from rerun import changes, converge
 
 from paddleocr_fleet.samples import load_samples, missing_texts
+from support.image_lock import runtime_of
 
 SAMPLES = load_samples()
 SAMPLE = SAMPLES[0]

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from image_lock import runtime_of
 from PIL import Image
 from rerun import changes, converge
 
 from paddleocr_fleet.samples import load_samples
+from support.image_lock import runtime_of
 
 URL = os.environ.get("PADDLEOCR_TEST_URL", "http://127.0.0.1:18867")
 SAMPLES = load_samples()

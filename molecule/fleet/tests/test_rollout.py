@@ -9,16 +9,20 @@ balancer during every rollout; a request that fails or reads the sample wrongly 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
 import signal
 import subprocess
 import time
+from functools import partial
 from pathlib import Path
 
+import requests
 import yaml
 from fleet_helpers import (
+    ENDPOINTS,
     HOSTS,
     LB_ENDPOINT,
     LB_HOST,
@@ -34,6 +38,7 @@ from fleet_helpers import (
 
 from paddleocr_fleet.check import check_endpoints
 from paddleocr_fleet.samples import load_samples
+from support.image_lock import image_lock_against_imports
 
 VERSION_LABEL = "org.opencontainers.image.version"
 # Release 1 is what site.yml converged, with inventories/production's label.
@@ -123,6 +128,27 @@ def test_converged_fleet_serves_one_image_built_once():
         ls = subprocess.run(["docker", "exec", host, "ls", "/opt/paddleocr/build"], capture_output=True, check=False)
         assert ls.returncode != 0, f"{host} has a build context"
     assert_fleet_reads_sample()
+
+
+# The fleet is the scenario that serves the PaddleOCR 2.x runtime: its image's lock and its /ocr route are checked here.
+def test_every_package_in_the_2x_image_lock_is_imported_by_the_started_service():
+    unimported, unlocked, loaded = image_lock_against_imports(partial(on_host, HOSTS[0], "docker", "exec", "paddleocr"))
+    assert unimported == set(), f"in the lock but never imported: {sorted(unimported)}"
+    assert unlocked <= {"paddlepaddle", "pip", "setuptools"}, f"imported but not locked: {sorted(unlocked)}"
+    assert "paddlepaddle" in loaded and "paddlehub" not in loaded
+    assert not {"opencv-python", "opencv-contrib-python"} & loaded
+
+
+def test_the_ocr_route_reads_the_sample_on_the_2x_runtime_as_hubserving_does():
+    sample = load_samples()[0]
+    image = base64.b64encode(sample.image.read_bytes()).decode()
+    url = ENDPOINTS[HOSTS[0]]
+    answer = requests.post(f"{url}/ocr", json={"file": image, "fileType": 1}, timeout=180)
+    assert answer.status_code == 200 and answer.json()["errorCode"] == 0, answer.text
+    [page] = answer.json()["result"]["ocrResults"]
+    lines = requests.post(f"{url}/predict/ocr_system", json={"images": [image]}, timeout=180).json()["results"][0]
+    assert page["prunedResult"]["rec_texts"] == list(sample.expect) == [line["text"] for line in lines]
+    assert page["prunedResult"]["rec_polys"] == [line["text_region"] for line in lines]
 
 
 def test_the_load_balancer_serves_every_host_and_checks_them_with_real_ocr():

@@ -1,9 +1,11 @@
 """The served image: the runtime it was built for, and its lock against what its started service imports (the lock
-is what runs)."""
+is what runs). The default scenario reads its host through testinfra, the fleet through `docker exec`: both pass
+a function that runs a command in the service's container and returns its output (failing when the command does)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from paddleocr_fleet.pinning import pins
 
@@ -20,7 +22,7 @@ print(json.dumps(sorted({dist for top, dists in md.packages_distributions().item
 """
 
 
-def runtime_of(host, container: str = "paddleocr") -> str:
+def runtime_of(host, container: str = "paddleocr") -> str:  # host: testinfra's
     """The runtime label of the image the container runs (paddleocr2, paddleocr3, onnxruntime)."""
     image = host.check_output("docker inspect --format '{{.Config.Image}}' %s", container)
     return host.check_output(
@@ -31,11 +33,10 @@ def normalise(name: str) -> str:
     return name.lower().replace("_", "-")
 
 
-def image_lock_against_imports(host) -> tuple[set[str], set[str], set[str]]:
-    """(locked but never imported, imported but not locked, imported) distributions of the `paddleocr` container."""
-    run = host.run("docker exec paddleocr python -c %s", LOADED_DISTRIBUTIONS)
-    assert run.rc == 0, run.stderr[-2000:]
-    loaded = {normalise(name) for name in json.loads(run.stdout.strip().splitlines()[-1])}
-    lock = host.run("docker exec paddleocr cat /opt/paddleocr/requirements.lock").stdout
+def image_lock_against_imports(in_container: Callable[..., str]) -> tuple[set[str], set[str], set[str]]:
+    """(locked but never imported, imported but not locked, imported) distributions of the service's container."""
+    output = in_container("python", "-c", LOADED_DISTRIBUTIONS)
+    loaded = {normalise(name) for name in json.loads(output.strip().splitlines()[-1])}
+    lock = in_container("cat", "/opt/paddleocr/requirements.lock")
     locked = {normalise(name) for name, _ in pins(lock)}
     return locked - loaded, loaded - locked, loaded
