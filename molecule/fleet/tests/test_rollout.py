@@ -305,7 +305,7 @@ def test_a_rollout_killed_mid_host_is_recovered_by_running_it_again():
         for line in killed.stdout:
             output.append(line)
             # Killed right after the unit names the new image, before the handler restarts the container.
-            if "changed: [paddleocr-fleet-1]" in line and "Write the systemd unit" in "".join(output[-4:]):
+            if "changed: [paddleocr-fleet-1]" in line and "Write the HubServing config, the unit" in "".join(output[-4:]):
                 break
         os.killpg(killed.pid, signal.SIGKILL)
         killed.wait()
