@@ -23,11 +23,14 @@ from typing import BinaryIO
 import pytest
 import yaml
 
-from support import PROJECT_ROOT
+from support import PROJECT_ROOT, load_plugin
 
 ROLE = PROJECT_ROOT / "roles" / "paddleocr_lb"
 PROBE = (ROLE / "files" / "probe.png").read_bytes()
 PROBE_B64 = base64.b64encode(PROBE).decode()
+[PROBE_TEXT] = yaml.safe_load((ROLE / "files" / "probe.yml").read_text())["expect"]
+ANSWER_REGEX = load_plugin("filter", "probe_text").answer_regex([PROBE_TEXT])
+HAPROXY_ANSWER_REGEX = ANSWER_REGEX.replace('"', '\\"')  # in the configuration's double quotes
 
 # `haproxy -v` as each release prints it (2.0 to 2.3 say "HA-Proxy"), "" where it did not run (check mode).
 VERSIONS = {
@@ -68,7 +71,8 @@ def rendered(tmp_path_factory) -> dict[str, dict]:
         "vars": {"VERSIONS": VERSIONS, "BACKEND_AUTH": BACKEND_AUTH,
                  "paddleocr_lb_backends": [{"name": "ocr-1", "address": "10.0.0.11"},
                                            {"name": "ocr-2", "address": "10.0.0.12", "tls": True}],
-                 "_paddleocr_lb_probe": {"content": PROBE_B64}},
+                 "_paddleocr_lb_probe": {"content": PROBE_B64},
+                 "_paddleocr_lb_probe_text": {"expect": [PROBE_TEXT]}},
         "tasks": [
             {"ansible.builtin.template": {"src": str(ROLE / "templates" / "haproxy.cfg.j2"),
                                           "dest": f"{tmp}/{{{{ item.name }}}}.cfg"},
@@ -190,7 +194,7 @@ def probe_answer(body: bytes) -> dict:
         is_probe = len(images) == 1 and base64.b64decode(images[0], validate=True) == PROBE
     except (ValueError, KeyError, TypeError):
         is_probe = False
-    results = [[{"confidence": 0.99, "text": "PaddleOCR", "text_region": [[4, 8], [96, 8], [96, 40], [4, 40]]}]]
+    results = [[{"confidence": 0.99, "text": PROBE_TEXT, "text_region": [[4, 8], [96, 8], [96, 40], [4, 40]]}]]
     return {"msg": "", "results": results if is_probe else [], "status": "000" if is_probe else "101"}
 
 
@@ -285,15 +289,19 @@ def test_the_20_request_read_by_http_server_is_one_complete_post_of_the_probe(re
     assert [json.loads(chunk) for chunk in seen["chunks"]] == [{"images": [PROBE_B64]}]
     assert seen["trailers"] == {"connection": "close"}
     assert seen["after"] == b""
-    assert json.loads(response.split(b"\r\n\r\n", 1)[1])["results"][0][0]["text"] == "PaddleOCR"
+    assert json.loads(response.split(b"\r\n\r\n", 1)[1])["results"][0][0]["text"] == PROBE_TEXT
     assert haproxy20_check_passes(cfg, response)
+    # An instance that answers, but reads another text, is not up.
+    assert not haproxy20_check_passes(cfg, response.replace(PROBE_TEXT.encode(), b"PaddleOCR"))
 
 
 @pytest.mark.parametrize("case", ["2.0", "2.6"])
 def test_both_forms_expect_text_and_status_000(rendered, case):
     cfg = rendered[case]["cfg"]
     for answer, passes in [
-        ({"msg": "", "results": [[{"confidence": 0.9, "text": "PaddleOCR", "text_region": []}]], "status": "000"}, True),
+        ({"msg": "", "results": [[{"confidence": 0.9, "text": PROBE_TEXT, "text_region": []}]], "status": "000"}, True),
+        ({"msg": "", "results": [[{"confidence": 0.9, "text": "ready8866", "text_region": []}]], "status": "000"}, True),
+        ({"msg": "", "results": [[{"confidence": 0.9, "text": "PaddleOCR", "text_region": []}]], "status": "000"}, False),
         ({"msg": "", "results": [[{"confidence": 0.9, "text": "", "text_region": []}]], "status": "000"}, False),
         ({"msg": "", "results": [[]], "status": "000"}, False),
         ({"msg": "Module ocr_system is not available.", "results": "", "status": "111"}, False),
@@ -305,16 +313,17 @@ def test_both_forms_expect_text_and_status_000(rendered, case):
 
 @pytest.mark.parametrize("case", ["2.2", "2.6", "unknown"])
 def test_haproxy_22_and_newer_keep_the_http_check_send_form_unchanged(rendered, case):
-    """The lines the role rendered before HAProxy 2.0 was supported, byte for byte; also where `haproxy -v` gave no
-    version (check mode before the package is installed)."""
+    """The lines the role rendered before HAProxy 2.0 was supported, byte for byte but for the expected text (the
+    probe's, no longer any); also where `haproxy -v` gave no version (check mode before the package is installed)."""
     cfg = rendered[case]["cfg"]
     assert rendered[case]["send"] is True and not rendered[case]["refused"]
-    check = cfg.split("    # Health: a real OCR request for a small image must come back with text and status 000.\n")[1]
+    check = cfg.split("    # Health: a real OCR request for a small image must come back with its text and status 000"
+                      " (the readiness gate's rule).\n")[1]
     assert check.startswith(
         "    option httpchk\n"
         "    http-check send meth POST uri /predict/ocr_system ver HTTP/1.1 hdr Host paddleocr hdr Content-Type"
         f" application/json body '{{\"images\":[\"{PROBE_B64}\"]}}'\n"
-        '    http-check expect rstring "\\"text\\":\\"[^\\"]+\\".*\\"status\\":\\"000\\""\n'
+        f'    http-check expect rstring "{HAPROXY_ANSWER_REGEX}"\n'
         "    default-server check inter 2000 rise 2 fall 2\n")
 
 

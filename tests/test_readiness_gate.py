@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import yaml
 
-from support import PROJECT_ROOT
+from support import PROJECT_ROOT, load_plugin
 
 GATE = PROJECT_ROOT / "roles/paddleocr_service/files/paddleocr-ready"
 PROBE = PROJECT_ROOT / "roles/paddleocr_service/files/probe.png"
+PROBE_TEXT = yaml.safe_load((PROJECT_ROOT / "roles/paddleocr_service/files/probe.yml").read_text())["expect"]
+
+
+@pytest.fixture(autouse=True)
+def expect_file(tmp_path, monkeypatch):
+    """The regular expression the role writes beside the probe (templates/probe.regex.j2)."""
+    path = tmp_path / "probe.regex"
+    path.write_text(load_plugin("filter", "probe_text").answer_regex(PROBE_TEXT) + "\n")
+    monkeypatch.setenv("PROBE_REGEX", str(path))
+    return path
 
 
 def serving(answer: dict):
@@ -37,12 +49,15 @@ def serving(answer: dict):
 
 def gate(server: ThreadingHTTPServer, env: dict | None = None) -> subprocess.CompletedProcess:
     url = f"http://127.0.0.1:{server.server_address[1]}/"
-    return subprocess.run([sys.executable, str(GATE), "--probe", str(PROBE), url], capture_output=True, text=True,
+    argv = [sys.executable, str(GATE), "--probe", str(PROBE), "--expect-file", os.environ["PROBE_REGEX"], url]
+    return subprocess.run(argv, capture_output=True, text=True,
                           timeout=30, env=env, check=False)
 
 
-def test_gate_passes_once_the_probe_is_read():
-    server = serving({"msg": "", "results": [[{"text": "Ready", "confidence": 0.99, "text_region": []}]],
+@pytest.mark.parametrize("read", ["READY 8866", "ready8866", "Ready  8866 ."])
+def test_gate_passes_once_the_probe_is_read_case_and_spacing_ignored(read):
+    assert PROBE_TEXT == ["READY 8866"]
+    server = serving({"msg": "", "results": [[{"text": read, "confidence": 0.99, "text_region": []}]],
                       "status": "000"})
     try:
         assert gate(server).returncode == 0
@@ -54,11 +69,13 @@ def test_gate_passes_once_the_probe_is_read():
     ("answer", "named"),
     [
         ({"msg": "index 6625 is out of bounds", "results": "", "status": "101"}, "status 101: index 6625"),
-        ({"msg": "", "results": [[]], "status": "000"}, "no text read from the probe image"),
+        ({"msg": "", "results": [[]], "status": "000"}, "the probe image's text not read: []"),
+        ({"msg": "", "results": [[{"text": "REAOY 8B66", "confidence": 0.9, "text_region": []}]], "status": "000"},
+         "the probe image's text not read: ['REAOY 8B66']"),
     ],
 )
 def test_gate_fails_soon_when_a_loaded_instance_keeps_answering_wrongly(answer, named):
-    """A broken model set answers, but never with text: the unit fails now, not at TimeoutStartSec."""
+    """A broken model set answers, but never with the probe's text: the unit fails now, not at TimeoutStartSec."""
     server = serving(answer)
     try:
         result = gate(server)
@@ -69,7 +86,8 @@ def test_gate_fails_soon_when_a_loaded_instance_keeps_answering_wrongly(answer, 
 
 
 def test_gate_fails_at_once_when_nothing_answers_and_the_container_exited():
-    result = subprocess.run([sys.executable, str(GATE), "--probe", str(PROBE), "http://127.0.0.1:9/"],
+    result = subprocess.run([sys.executable, str(GATE), "--probe", str(PROBE), "--expect-file",
+                             os.environ["PROBE_REGEX"], "http://127.0.0.1:9/"],
                             capture_output=True, text=True, timeout=30, env={"MAINPID": "999999999"}, check=False)
     assert result.returncode == 1
     assert "the container exited" in result.stderr

@@ -75,7 +75,8 @@ def test_gpu_profile_without_a_gpu_here_renders_one_container_per_gpu(tmp_path, 
 @pytest.mark.parametrize(("bind", "probe"), [("0.0.0.0", "127.0.0.1"), ("10.0.0.5", "10.0.0.5"), ("::", "[::1]")])
 def test_units_are_started_only_once_the_api_answers_at_the_bound_address(tmp_path, bind, probe):
     files = render(tmp_path, {"paddleocr_service_bind_address": bind})
-    gate = "ExecStartPost=/usr/local/sbin/paddleocr-ready --probe /usr/local/share/paddleocr/probe.png"
+    gate = ("ExecStartPost=/usr/local/sbin/paddleocr-ready --probe /usr/local/share/paddleocr/probe.png"
+            " --expect-file /usr/local/share/paddleocr/probe.regex")
     assert f"{gate} http://{probe}:8866/\n" in files["single.service"]
     assert f"{gate} http://127.0.0.1:${{PADDLEOCR_PORT}}/\n" in files["template.service"]
     assert "TimeoutStartSec=300" in files["single.service"]

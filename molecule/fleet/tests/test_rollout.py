@@ -45,9 +45,11 @@ VERSION_LABEL = "org.opencontainers.image.version"
 RELEASE_1 = "2026.11.1"
 # An image without the OCR module: its containers crash at start, as a bad build would.
 CRASHES = ["RUN rm /opt/paddleocr/ocr_system/module.py"]
-# An image whose character dictionary is rotated by one line: it starts, answers, and reads every character
-# as another one - only the OCR check of the sample's text can tell.
-READS_WRONGLY = ["RUN sed -i -e '1{h;d}' -e '$G' /opt/venv/lib/python3*/site-packages/paddleocr/ppocr/utils/ppocr_keys_v1.txt"]
+# An image whose character dictionary has "f" and "g" swapped: it reads the probe ("READY 8866") right, so its units
+# start and the load balancer's check passes, but reads the sample's "PaddleOCR fleet" as "PaddleOCR gleet" - only
+# the OCR check of the sample's text can tell.
+DICTIONARY = "/opt/venv/lib/python3*/site-packages/paddleocr/ppocr/utils/ppocr_keys_v1.txt"
+READS_WRONGLY = [f"RUN sed -i -e 's/^f$/g/;t' -e 's/^g$/f/' {DICTIONARY}"]
 FIGURES: list[str] = []
 
 
