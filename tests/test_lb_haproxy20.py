@@ -71,8 +71,7 @@ def rendered(tmp_path_factory) -> dict[str, dict]:
         "vars": {"VERSIONS": VERSIONS, "BACKEND_AUTH": BACKEND_AUTH,
                  "paddleocr_lb_backends": [{"name": "ocr-1", "address": "10.0.0.11"},
                                            {"name": "ocr-2", "address": "10.0.0.12", "tls": True}],
-                 "_paddleocr_lb_probe": {"content": PROBE_B64},
-                 "_paddleocr_lb_probe_text": {"expect": [PROBE_TEXT]}},
+                 "_paddleocr_lb_probe": {"content": PROBE_B64}},
         "tasks": [
             {"ansible.builtin.template": {"src": str(ROLE / "templates" / "haproxy.cfg.j2"),
                                           "dest": f"{tmp}/{{{{ item.name }}}}.cfg"},
@@ -89,7 +88,8 @@ def rendered(tmp_path_factory) -> dict[str, dict]:
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0",
                ANSIBLE_INVENTORY_UNPARSED_WARNING="0", ANSIBLE_COLLECTIONS_PATH=str(PROJECT_ROOT / ".collections"))
     result = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,",
-                             str(tmp / "render.yml"), "-e", json.dumps({"ansible_python_interpreter": sys.executable})],
+                             str(tmp / "render.yml"), "-e", json.dumps({"ansible_python_interpreter": sys.executable,
+                                                                       "paddleocr_lb_probe_text": [PROBE_TEXT]})],
                             capture_output=True, text=True, env=env, check=False)
     assert result.returncode == 0, result.stdout[-3000:]
     return {case["name"]: {"cfg": (tmp / f"{case['name']}.cfg").read_text(),

@@ -38,7 +38,7 @@ def role(tmp_path: Path) -> Path:
       - {{path: "{{{{ root }}}}/share", mode: "0750"}}
     files:
       - {{dest: "{{{{ root }}}}/etc/config.json", template: config.json.j2}}
-      - {{dest: "{{{{ root }}}}/share/probe.bin", copy: probe.bin, mode: "0600"}}
+      - {{dest: "{{{{ root }}}}/share/probe.bin", copy: probe.bin, mode: 0600}}  # unquoted: YAML's octal integer
       - {{dest: "{{{{ root }}}}/etc/instance-0.env", template: instance.env.j2, vars: {{item: 0}}}}
       - {{dest: "{{{{ root }}}}/etc/instance-1.env", template: instance.env.j2, vars: {{item: 1}}}}
   register: managed
@@ -135,6 +135,7 @@ def test_check_mode_reports_the_change_and_writes_nothing(role: Path):
     ('{dest: "/x/config.json", template: config.json.j2, copy: probe.bin}', "mutually exclusive"),
     ('{dest: "/x/probe.bin", copy: probe.bin, vars: {a: 1}}', "vars go with a template only"),
     ('{dest: "/x/config.json", template: missing.j2}', "missing.j2"),
+    ('{dest: "/x/config.json", template: config.json.j2, mode: "rw-r--r--"}', "mode must be octal"),
 ])
 def test_bad_arguments_fail_before_anything_is_written(role: Path, entry: str, says: str):
     tasks = role / "tasks" / "main.yml"

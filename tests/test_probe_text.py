@@ -59,12 +59,22 @@ def test_the_answer_regex_needs_status_000_and_the_text_in_a_text_value():
 
 
 def test_the_answer_regex_is_written_in_what_haproxy_and_python_share():
-    regex = probe_text.answer_regex(["READY 8866", 'a "quoted" [part] ^x\\y'])
-    assert "\\" not in regex and regex.count('"') == 12  # only the JSON's own (4 per text, 4 for the status)
+    regex = probe_text.answer_regex(["READY 8866", "[part] ^x-1.5"])
+    assert "\\" not in regex and "$" not in regex
+    assert regex.count('"') == 12  # only the JSON's own (4 per text, 4 for the status)
     assert regex.startswith('"text": *"[^"]*[Rr] *[Ee] *[Aa] *[Dd] *[Yy] *8 *8 *6 *6')
+    assert re.search(regex, hubserving_body(["READY 8866", "see [PART] ^x-1.5 here"]))
 
 
-@pytest.mark.parametrize("expected", [[], [""], ["  "], "", [3]])
-def test_the_answer_regex_refuses_an_empty_expectation(expected):
-    with pytest.raises(Exception, match="non-empty strings"):
+def test_no_expected_line_means_some_text_was_read():
+    regex = re.compile(probe_text.answer_regex([]))
+    assert regex.search(hubserving_body(["anything"]))
+    assert not regex.search(hubserving_body([""]))
+    assert not regex.search(hubserving_body([]))
+    assert not regex.search(hubserving_body(["anything"], status="101"))
+
+
+@pytest.mark.parametrize("expected", [[""], ["  "], "", [3], ['say "ready"'], ["C:\\dir"], ["$HOME"], ["Größe"]])
+def test_the_answer_regex_refuses_what_it_cannot_write(expected):
+    with pytest.raises(Exception, match="non-empty printable ASCII"):
         probe_text.answer_regex(expected)

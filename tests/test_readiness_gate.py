@@ -47,9 +47,10 @@ def serving(answer: dict):
     return server
 
 
-def gate(server: ThreadingHTTPServer, env: dict | None = None) -> subprocess.CompletedProcess:
+def gate(server: ThreadingHTTPServer, env: dict | None = None, expect: bool = True) -> subprocess.CompletedProcess:
     url = f"http://127.0.0.1:{server.server_address[1]}/"
-    argv = [sys.executable, str(GATE), "--probe", str(PROBE), "--expect-file", os.environ["PROBE_REGEX"], url]
+    argv = [sys.executable, str(GATE), "--probe", str(PROBE),
+            *(["--expect-file", os.environ["PROBE_REGEX"]] if expect else []), url]
     return subprocess.run(argv, capture_output=True, text=True,
                           timeout=30, env=env, check=False)
 
@@ -91,3 +92,14 @@ def test_gate_fails_at_once_when_nothing_answers_and_the_container_exited():
                             capture_output=True, text=True, timeout=30, env={"MAINPID": "999999999"}, check=False)
     assert result.returncode == 1
     assert "the container exited" in result.stderr
+
+
+@pytest.mark.parametrize(("read", "ready"), [("PaddleOCR", True), ("", False)])
+def test_units_recorded_by_earlier_versions_want_some_text(read, ready):
+    """Their ExecStartPost has --probe without --expect-file (a rollback restores them): status 000 and any text."""
+    server = serving({"msg": "", "results": [[{"text": read, "confidence": 0.9, "text_region": []}]], "status": "000"})
+    try:
+        result = gate(server, expect=False)
+    finally:
+        server.shutdown()
+    assert (result.returncode == 0) is ready, result.stderr

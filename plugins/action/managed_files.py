@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from typing import Any
@@ -19,20 +20,29 @@ from ansible_collections.paddleocr.fleet.plugins.filter.path_state import path_d
 from ansible_collections.paddleocr.fleet.plugins.modules.managed_files import ARGUMENT_SPEC
 
 
+def _mode(path: str, mode: object) -> str:
+    """An octal mode as path_info reports it (0644); an unquoted YAML 0644 arrives as the integer 420."""
+    if isinstance(mode, int) and not isinstance(mode, bool):
+        return f"{mode:04o}"
+    if isinstance(mode, str) and re.fullmatch(r"0?[0-7]{3}", mode):
+        return f"{int(mode, 8):04o}"
+    raise AnsibleActionFail(f"managed_files: {path}: mode must be octal such as \"0644\", got {mode!r}")
+
+
 def _directories(entries: list) -> list[dict]:
     directories = []
     for entry in entries:
         entry = {"path": entry} if isinstance(entry, str) else dict(entry)
         if set(entry) - {"path", "mode"} or not str(entry.get("path", "")).startswith("/"):
             raise AnsibleActionFail(f"managed_files: a directory is an absolute path or {{path, mode}}, got {entry!r}")
-        directories.append({"path": str(entry["path"]), "mode": str(entry.get("mode", "0755"))})
+        directories.append({"path": str(entry["path"]), "mode": _mode(str(entry["path"]), entry.get("mode", "0755"))})
     return directories
 
 
 class ActionModule(ActionBase):
     """Render, look once, write what differs."""
 
-    TRANSFERS_FILES = True
+    TRANSFERS_FILES = False  # the copy it runs for a file that differs makes its own temporary directory
 
     def _render(self, entry: dict, task_vars: dict) -> bytes:
         kind = "template" if entry["template"] else "files"
@@ -73,6 +83,7 @@ class ActionModule(ActionBase):
                 raise AnsibleActionFail(f"managed_files: {entry['dest']}: dest must be an absolute path")
             if entry["vars"] and not entry["template"]:
                 raise AnsibleActionFail(f"managed_files: {entry['dest']}: vars go with a template only")
+            entry["mode"] = _mode(entry["dest"], entry["mode"])
         content = {entry["dest"]: self._render(entry, task_vars) for entry in files}
         expected = {entry["path"]: {"type": "directory", "mode": entry["mode"], "owner": owner, "group": group}
                     for entry in directories}

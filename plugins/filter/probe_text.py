@@ -7,9 +7,11 @@ checks that hold the answer's lines (the verify role; the `paddleocr-check` tool
 
 ``expected | paddleocr.fleet.answer_regex``: the same rule as a regular expression over the raw HubServing answer
 (``{"msg": ..., "results": [[{..., "text": "..."}]], "status": "000"}``, keys in order as the service sends them),
-for the checks that only see the body: HAProxy's ``http-check expect rstring`` and the units' readiness gate.
-It matches when every expected line is found in one ``text`` value, in the order given, and the status is "000".
-Its syntax is what HAProxy's and Python's regular expressions share (no backslash, no quote).
+for the checks that only see the body: HAProxy's ``http-check expect rstring``, the units' readiness gate and
+gpu_smoke.yml. It matches when every expected line is found in one ``text`` value, in the order given, and the
+status is "000"; with no expected line, when some text was read. Its syntax is what HAProxy's and Python's regular
+expressions share (no backslash, no quote, no dollar sign), so the expected lines are printable ASCII without those
+(the service escapes every other character in its JSON).
 """
 
 from __future__ import annotations
@@ -32,21 +34,28 @@ def missing_texts(recognised: list[str], expected: list[str]) -> list[str]:
     return [text for text in expected if not any(normalised_text(text) in line for line in lines)]
 
 
+_UNWRITABLE = '"\\$'  # a quote and a backslash arrive escaped in the JSON; HAProxy expands $ in quotes
+
+
 def _character(char: str) -> str:
-    if char.isascii() and char.isalpha():
+    if char.isalpha():
         return f"[{char.upper()}{char.lower()}]"
-    if char.isascii() and char.isalnum():
+    if char.isalnum():
         return char
-    if char.isascii() and char.isprintable() and char not in '"\\[]^':
-        return f"[{char}]"
-    return "."  # JSON escapes it (a quote, a backslash, anything not ASCII): any one character stands for it
+    return "." if char in "[]^" else f"[{char}]"
 
 
 def answer_regex(expected: list[str] | str) -> str:
-    """A regular expression matching a HubServing answer that reads every expected line, in order."""
+    """A regular expression matching a HubServing answer that reads every expected line, in order (no line: any
+    text)."""
     lines = [expected] if isinstance(expected, str) else list(expected)
-    if not lines or not all(isinstance(line, str) and normalised_text(line) for line in lines):
-        raise AnsibleFilterError(f"answer_regex: expected lines must be non-empty strings, got {expected!r}")
+    for line in lines:
+        if not (isinstance(line, str) and normalised_text(line) and line.isascii() and line.isprintable()
+                and not set(line) & set(_UNWRITABLE)):
+            raise AnsibleFilterError(f"answer_regex: an expected line must be non-empty printable ASCII without "
+                                     f"{_UNWRITABLE!r}, got {line!r}")
+    if not lines:
+        return '"text": *"[^"]+".*"status": *"000"'
     texts = [" *".join(_character(char) for char in _SPACING.sub("", line)) for line in lines]
     return ".*".join(f'"text": *"[^"]*{text}' for text in texts) + '.*"status": *"000"'
 

@@ -40,8 +40,8 @@ options:
         description: A file of the role (its files/), copied byte for byte.
         type: str
       mode:
-        description: The file's mode.
-        type: str
+        description: The file's mode, octal (C("0644"); an unquoted 0644 is read as octal too).
+        type: raw
         default: "0644"
       vars:
         description: Variables for this template only (as a task's C(vars:) would give them).
@@ -97,7 +97,7 @@ ARGUMENT_SPEC = {
         "dest": {"type": "path", "required": True},
         "template": {"type": "str"},
         "copy": {"type": "str"},
-        "mode": {"type": "str", "default": "0644"},
+        "mode": {"type": "raw", "default": "0644"},
         "vars": {"type": "dict"},
     }, "mutually_exclusive": [["template", "copy"]], "required_one_of": [["template", "copy"]]},
     "owner": {"type": "str", "default": "root"},
