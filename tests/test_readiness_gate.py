@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -16,6 +17,7 @@ from support import PROJECT_ROOT, load_plugin
 
 GATE = PROJECT_ROOT / "roles/paddleocr_service/files/paddleocr-ready"
 PROBE = PROJECT_ROOT / "roles/paddleocr_service/files/probe.png"
+GATE_ANY_TEXT = re.search(r"^ANY_TEXT = '(.*)'$", GATE.read_text(), re.MULTILINE).group(1)
 PROBE_TEXT = yaml.safe_load((PROJECT_ROOT / "roles/paddleocr_service/files/probe.yml").read_text())["expect"]
 
 
@@ -96,7 +98,9 @@ def test_gate_fails_at_once_when_nothing_answers_and_the_container_exited():
 
 @pytest.mark.parametrize(("read", "ready"), [("PaddleOCR", True), ("", False)])
 def test_units_recorded_by_earlier_versions_want_some_text(read, ready):
-    """Their ExecStartPost has --probe without --expect-file (a rollback restores them): status 000 and any text."""
+    """Their ExecStartPost has --probe without --expect-file (a rollback restores them): status 000 and any text, the
+    filter's expression for no expected line."""
+    assert GATE_ANY_TEXT == load_plugin("filter", "probe_text").answer_regex([])
     server = serving({"msg": "", "results": [[{"text": read, "confidence": 0.9, "text_region": []}]], "status": "000"})
     try:
         result = gate(server, expect=False)
