@@ -2,6 +2,7 @@
 
     make bench                                   # the demo host as it runs (run `make demo` first)
     make bench SETS=ppocrv4-mobile,ppocrv6-small,ppocrv6-tiny   # model sets in turn on the demo host, ratios to the first
+    make bench SETS=ppocrv4-mobile,ppocrv6-small@cpu,ppocrv6-small@openvino   # ONNX Runtime sets on a CPU provider
     make bench URL=https://host/predict/ocr_system [INSTANCES=1,2,4 INVENTORY=... LIMIT=host]   # any host
 
 Demo host: (a) the engine alone: our module in-process inside the service's image, configured from the
@@ -206,23 +207,27 @@ def served_runtime(container: str) -> str:
 def compare_sets(args: argparse.Namespace, images: list[Path], payloads: list[bytes]) -> dict:
     """Each set served in turn by site.yml on the demo host, measured as `make bench` measures the host as it runs;
     the ratios are the other sets' medians over the first's (the machine's drift between sets is not cancelled)."""
-    sets = args.sets.split(",")
+    entries = args.sets.split(",")
+    served = [entry.partition("@") for entry in entries]  # set@provider: the onnxruntime runtime's CPU provider
+    sets = list(dict.fromkeys(name for name, _, _ in served))
     catalog = load_catalog()
     unknown = [name for name in sets if name not in catalog.sets]
     if unknown:
         raise SystemExit(f"unknown sets {unknown}; catalog sets: {sorted(catalog.sets)}")
     results = {}
     try:
-        for name in sets:
-            print(f"== {name} ({catalog.sets[name].runtime}): converging the demo host", flush=True)
-            converge({"paddleocr_model_sets": sets, "paddleocr_model_set_active": name})
+        for entry, (name, _, provider) in zip(entries, served):
+            print(f"== {entry} ({catalog.sets[name].runtime}): converging the demo host", flush=True)
+            converge({"paddleocr_model_sets": sets, "paddleocr_model_set_active": name}
+                     | ({"paddleocr_onnxruntime_cpu_provider": provider} if provider else {}))
             # The official serving mode is PaddleHub's, on PaddleOCR 2.x: the peer of the paddleocr2 runtime.
-            results[name] = measure(args, images, payloads, args.official and catalog.sets[name].runtime == "paddleocr2")
-            report(results[name], args.rounds)
+            results[entry] = measure(args, images, payloads,
+                                     args.official and catalog.sets[name].runtime == "paddleocr2")
+            report(results[entry], args.rounds)
     finally:
         print("== back to the default set", flush=True)
         converge({})
-    first, *others = sets
+    first, *others = entries
     print(f"\nagainst {first} (medians)")
     for other in others:
         print(f"{other} / {first}: engine throughput "

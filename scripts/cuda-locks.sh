@@ -59,6 +59,14 @@ ONNXRUNTIME_UNUSED="anyio bce-python-sdk crc32c flatbuffers fsspec future h11 hf
   # shellcheck disable=SC2086 # one requirement per word
   pins_of --without "$ONNXRUNTIME_UNUSED" paddleocr==3.7.0 onnxruntime==$ONNXRUNTIME_VERSION $serving
 } >"$OUT_DIR/requirements-onnxruntime.lock"
+# Its OpenVINO build (paddleocr_onnxruntime_cpu_provider: openvino): onnxruntime-openvino in place of the CPU build, the
+# same `onnxruntime` module with OpenVINO's provider and runtime beside its CPU provider.
+{
+  echo "# The onnxruntime runtime's image with ONNX Runtime's OpenVINO provider: as requirements-onnxruntime.lock with"
+  echo "# onnxruntime-openvino==$ONNXRUNTIME_VERSION in place of onnxruntime, written by \`make locks\` (scripts/cuda-locks.sh)."
+  # shellcheck disable=SC2086 # one requirement per word
+  pins_of --without "$ONNXRUNTIME_UNUSED" paddleocr==3.7.0 onnxruntime-openvino==$ONNXRUNTIME_VERSION $serving
+} >"$OUT_DIR/requirements-onnxruntime-openvino.lock"
 # Its GPU image's: ONNX Runtime's GPU build in place of the CPU build (its CUDA libraries: cuda-ort-cu12.lock).
 {
   echo "# The onnxruntime runtime's GPU image: as requirements-onnxruntime.lock with onnxruntime-gpu==$ONNXRUNTIME_VERSION in"

@@ -3,7 +3,8 @@
 # one image installs (the images install them with --no-deps):
 #   cpu         roles/paddleocr_image/files/requirements.lock and the CPU paddle wheel (the fleet's image)
 #   paddleocr3  the paddleocr3 runtime's lock and its CPU paddle
-#   onnxruntime the onnxruntime runtime's lock (no Paddle): the demo's and the default scenario's image
+#   onnxruntime the onnxruntime runtime's locks (no Paddle), with ONNX Runtime's OpenVINO build (the CPU default) and
+#               its plain CPU build: the demo's and the default scenario's images
 #   gpu         the onnxruntime runtime's GPU image: its lock with onnxruntime-gpu and the pinned CUDA libraries
 #               of flavour ort-cu12
 # WHEELHOUSE_PARTS (default: all four) says which; `make demo` fetches onnxruntime only. Each part is complete once
@@ -19,7 +20,7 @@ PIP=${PIP:-.venv/bin/pip}
 declare -A LOCK=(
   [cpu]=roles/paddleocr_image/files/requirements.lock
   [paddleocr3]=roles/paddleocr_image/files/requirements-paddleocr3.lock
-  [onnxruntime]=roles/paddleocr_image/files/requirements-onnxruntime.lock
+  [onnxruntime]="roles/paddleocr_image/files/requirements-onnxruntime-openvino.lock roles/paddleocr_image/files/requirements-onnxruntime.lock"
   [gpu]="roles/paddleocr_image/files/requirements-onnxruntime-gpu.lock roles/paddleocr_image/files/cuda-ort-cu12.lock"
 )
 declare -A PINS=(
@@ -43,10 +44,11 @@ for part in $PARTS; do
   want=$( (cat ${LOCK[$part]}; echo "${PINS[$part]}") | sha256sum | cut -d' ' -f1)
   [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && continue
   echo "== fetching the $part wheels into $WHEELHOUSE (once)"
-  # One pip call for the hash-pinned lock (pip checks every file's hash), one for the pins: pip refuses two
-  # pins of one package in one call.
-  # shellcheck disable=SC2086
-  "$PIP" wheel --quiet --no-deps --find-links "$WHEELHOUSE" -w "$WHEELHOUSE" $(printf -- '-r %s ' ${LOCK[$part]})
+  # One pip call per hash-pinned lock (pip checks every file's hash) and one for the pins: pip refuses two pins
+  # of one package in one call, and two locks of a part pin the same packages.
+  for lock in ${LOCK[$part]}; do
+    "$PIP" wheel --quiet --no-deps --find-links "$WHEELHOUSE" -w "$WHEELHOUSE" -r "$lock"
+  done
   [ -z "${PINS[$part]}" ] || "$PIP" wheel --quiet --no-deps --find-links "$WHEELHOUSE" -w "$WHEELHOUSE" ${PINS[$part]}
   echo "$want" >"$stamp"
 done

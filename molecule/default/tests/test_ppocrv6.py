@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 
 import requests
@@ -62,6 +63,18 @@ def test_ppocrv6_small_runs_on_the_onnxruntime_image_with_no_paddle(host):
         "docker run --rm --entrypoint python %s -c %s", image,
         "import importlib.util as u; print(u.find_spec('paddle'), u.find_spec('onnxruntime') is not None)")
     assert found == "None True", found
+
+
+def test_the_instance_runs_on_onnx_runtimes_openvino_provider_by_default(host):
+    """The CPU default: the image is ONNX Runtime's OpenVINO build, and the serving worker has OpenVINO's CPU plugin
+    loaded, which only compiling a model on the OpenVINO provider does (the CPU provider never loads it)."""
+    init_args = json.loads(host.file("/etc/paddleocr/config.json").content_string)["modules_info"]["ocr_system"][
+        "init_args"]
+    assert init_args["execution_provider"] == "openvino"
+    assert "'OpenVINOExecutionProvider'" in host.check_output(
+        "docker exec paddleocr python -c %s", "import onnxruntime; print(onnxruntime.get_available_providers())")
+    loaded = host.run("docker exec paddleocr sh -c %s", "grep -l libopenvino_intel_cpu_plugin /proc/[0-9]*/maps")
+    assert loaded.stdout.strip(), "no process of the instance has OpenVINO's CPU plugin loaded"
 
 
 def test_ppocrv6_small_weights_are_the_published_exports(host):

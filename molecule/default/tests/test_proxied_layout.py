@@ -1,8 +1,8 @@
 """The proxied layout, switched to on the converged host. One run of a user's playbook (the installed collection's
 roles by their fully-qualified names: molecule/default/collection_playbook.yml) takes the host from where the
-runtime switch left it (PP-OCRv4 on the PaddleOCR 3.x runtime) back to the default set on ONNX Runtime, as two
-instances (CPU stand-ins for one per GPU) behind nginx with basic auth, TLS and an nftables allow-list; a second run
-changes nothing. Then: real OCR through TLS and auth, failover, the allow-list, and a settings change applied by site.yml
+runtime switch left it (PP-OCRv4 on the PaddleOCR 3.x runtime) back to the default set on ONNX Runtime, on its plain
+CPU build (the CPU provider, in place of the default OpenVINO build), as two instances (CPU stand-ins for one per GPU)
+behind nginx with basic auth, TLS and an nftables allow-list; a second run changes nothing. Then: real OCR through TLS and auth, failover, the allow-list, and a settings change applied by site.yml
 that restarts the instances one at a time under a client loop."""
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ FROM_THE_CONTROLLER = "https://127.0.0.1:18867/predict/ocr_system"
 EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "."))
 COLLECTION_PLAYBOOK = str(Path(__file__).resolve().parents[1] / "collection_playbook.yml")
 PROXIED = {
+    "paddleocr_onnxruntime_cpu_provider": "cpu",
     "paddleocr_service_instances": 2,
     "paddleocr_service_workers": 1,
     "paddleocr_proxy_basic_auth_users": [{"name": "ocr", "password": PASSWORD}],
@@ -80,6 +81,21 @@ def test_one_run_brings_back_the_default_set_on_onnx_runtime_behind_the_proxy(ho
     assert host.check_output("readlink /opt/paddleocr/models/current") == "ppocrv6-small"
     for sample in SAMPLES:
         assert texts_through_the_proxy(host, sample.image) == list(sample.expect)
+
+
+def test_the_cpu_provider_build_serves_and_refuses_to_start_on_openvino(host, proxied):
+    """The plain CPU build has no OpenVINO provider; an instance given it would stop at start with the reason
+    instead of serving from the CPU provider unnoticed."""
+    image = host.check_output("docker inspect --format '{{.Config.Image}}' paddleocr-0")
+    detector = host.check_output("readlink -f /opt/paddleocr/models/current/det")
+    refused = host.run(
+        "docker run --rm --volume %s:/det:ro --entrypoint python --workdir /opt/paddleocr %s -c %s", detector, image,
+        "from ocr_system.module import provider_of, require_provider; "
+        "require_provider('/det/inference.onnx', *provider_of(False, 0, 2, 'openvino'))")
+    assert refused.rc != 0
+    assert ("could not start its provider OpenVINOExecutionProvider" in refused.stderr
+            and "providers this image has: " in refused.stderr), refused.stderr[-2000:]
+    assert "OpenVINO" not in refused.stderr.rsplit("providers this image has: ", 1)[1]
 
 
 def test_a_second_run_of_the_proxied_layout_changes_nothing(proxied):

@@ -136,39 +136,60 @@ class PaddleOCR3Engine:
 
 class OnnxRuntimeEngine(PaddleOCR3Engine):
     """The same PaddleOCR 3.x pipeline on ONNX Runtime (the onnxruntime runtime): model directories of
-    inference.onnx and inference.yml, no Paddle in the image; on a GPU, ONNX Runtime's CUDA provider."""
+    inference.onnx and inference.yml, no Paddle in the image. Its execution provider: CUDA on a GPU, else
+    execution_provider (openvino: the OpenVINO build's provider; cpu: the CPU provider)."""
 
-    def __init__(self, det_model_dir: str, use_gpu: bool, gpu_id: int, **settings: Any) -> None:
-        if use_gpu:
-            require_cuda_provider(os.path.join(det_model_dir, "inference.onnx"), gpu_id)
-        super().__init__(det_model_dir=det_model_dir, use_gpu=use_gpu, gpu_id=gpu_id, **settings)
+    def __init__(self, det_model_dir: str, use_gpu: bool, gpu_id: int, cpu_threads: int,
+                 execution_provider: str = "cpu", **settings: Any) -> None:
+        provider, options = provider_of(use_gpu, gpu_id, cpu_threads, execution_provider)
+        if provider != CPU_PROVIDER:
+            require_provider(os.path.join(det_model_dir, "inference.onnx"), provider, options)
+        super().__init__(det_model_dir=det_model_dir, use_gpu=use_gpu, gpu_id=gpu_id, cpu_threads=cpu_threads,
+                         execution_provider=execution_provider, **settings)
 
     @staticmethod
-    def inference_settings(use_gpu: bool, gpu_id: int, cpu_threads: int, execution_providers: list[str] | None = None,
+    def inference_settings(use_gpu: bool, gpu_id: int, cpu_threads: int, execution_provider: str = "cpu",
                            **_: Any) -> dict[str, Any]:
         """ONNX Runtime takes its threads from engine_config (PaddleOCR's cpu_threads does not reach it), one
-        operator at a time; execution_providers names its providers in order (empty: its default). The device is
-        always named: left out, PaddleX picks the GPU wherever ONNX Runtime has a CUDA provider."""
+        operator at a time, and its provider with the CPU provider after it for what the provider does not run.
+        The device is always named: left out, PaddleX picks the GPU wherever ONNX Runtime has a CUDA provider."""
+        provider, options = provider_of(use_gpu, gpu_id, cpu_threads, execution_provider)
         engine_config: dict[str, Any] = {"intra_op_num_threads": cpu_threads, "inter_op_num_threads": 1}
+        if provider != CPU_PROVIDER:
+            engine_config.update(providers=[provider, CPU_PROVIDER], provider_options=[options, {}])
         if use_gpu:
             engine_config.update(device_type="gpu", device_id=gpu_id)
-        if execution_providers:
-            engine_config["providers"] = list(execution_providers)
         return {"device": f"gpu:{gpu_id}" if use_gpu else "cpu", "engine": "onnxruntime", "engine_config": engine_config}
 
 
-def require_cuda_provider(model_path: str, gpu_id: int) -> None:
-    """Raise RuntimeError unless ONNX Runtime runs model_path on GPU gpu_id. Where its CUDA provider cannot start
-    (a CUDA library missing, no driver, no such GPU), ONNX Runtime logs why and runs on the CPU: on a GPU host,
-    an instance that serves from the CPU is a fault to see at start, not a slow service to find later."""
+CPU_PROVIDER = "CPUExecutionProvider"
+
+
+def provider_of(use_gpu: bool, gpu_id: int, cpu_threads: int, execution_provider: str) -> tuple[str, dict[str, Any]]:
+    """ONNX Runtime's provider for an instance and its options: CUDA on its GPU; on a CPU, OpenVINO with the
+    instance's threads at full precision (OpenVINO would pick bf16 on CPUs that have it, which reads differently)
+    or the CPU provider."""
+    if use_gpu:
+        return "CUDAExecutionProvider", {"device_id": gpu_id}
+    if execution_provider == "openvino":
+        return "OpenVINOExecutionProvider", {"device_type": "CPU", "precision": "FP32", "num_of_threads": cpu_threads}
+    if execution_provider == "cpu":
+        return CPU_PROVIDER, {}
+    raise ValueError(f"execution_provider {execution_provider!r}: this image knows openvino and cpu")
+
+
+def require_provider(model_path: str, provider: str, options: dict[str, Any]) -> None:
+    """Raise RuntimeError unless ONNX Runtime runs model_path on provider. Where a provider cannot start (a CUDA
+    library missing, no driver, no such GPU, an image without OpenVINO), ONNX Runtime logs why and runs on the CPU
+    provider: an instance that serves from another provider than the one it was given is a fault to see at start,
+    not a slow service to find later."""
     import onnxruntime
 
-    session = onnxruntime.InferenceSession(
-        model_path, providers=[("CUDAExecutionProvider", {"device_id": gpu_id}), "CPUExecutionProvider"])
-    if session.get_providers()[0] != "CUDAExecutionProvider":
-        raise RuntimeError(f"ONNX Runtime could not start its CUDA provider on GPU {gpu_id} (its log above says why; "
-                           f"providers it has: {', '.join(onnxruntime.get_available_providers())}): this instance "
-                           "would run on the CPU")
+    session = onnxruntime.InferenceSession(model_path, providers=[(provider, options), CPU_PROVIDER])
+    if session.get_providers()[0] != provider:
+        raise RuntimeError(f"ONNX Runtime could not start its provider {provider} (its log above says why; providers "
+                           f"this image has: {', '.join(onnxruntime.get_available_providers())}): this instance would "
+                           "run on the CPU provider")
 
 
 def model_name(model_dir: str) -> str:
