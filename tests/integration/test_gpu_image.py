@@ -198,6 +198,6 @@ def test_without_a_gpu_the_instance_refuses_to_serve_from_the_cpu_and_the_cuda_l
     """The CUDA provider loaded (every library it links resolved) and stopped at the driver, which this machine
     lacks; the module raised rather than letting ONNX Runtime fall back to the CPU."""
     assert reading.returncode != 0
-    assert "could not start its CUDA provider on GPU 0" in reading.stderr
+    assert "could not start its provider CUDAExecutionProvider with {'device_id': 0}" in reading.stderr
     assert "cannot open shared object file" not in reading.stderr
     assert "CUDA failure" in reading.stderr or "CUDA_ERROR" in reading.stderr or "cudaGetDevice" in reading.stderr

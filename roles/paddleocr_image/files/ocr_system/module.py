@@ -187,9 +187,9 @@ def require_provider(model_path: str, provider: str, options: dict[str, Any]) ->
 
     session = onnxruntime.InferenceSession(model_path, providers=[(provider, options), CPU_PROVIDER])
     if session.get_providers()[0] != provider:
-        raise RuntimeError(f"ONNX Runtime could not start its provider {provider} (its log above says why; providers "
-                           f"this image has: {', '.join(onnxruntime.get_available_providers())}): this instance would "
-                           "run on the CPU provider")
+        raise RuntimeError(f"ONNX Runtime could not start its provider {provider} with {options} (its log above says "
+                           f"why; providers this image has: {', '.join(onnxruntime.get_available_providers())}): this "
+                           "instance would run on the CPU provider")
 
 
 def model_name(model_dir: str) -> str:
