@@ -1,9 +1,10 @@
 """The proxied layout, switched to on the converged host. One run of a user's playbook (the installed collection's
 roles by their fully-qualified names: molecule/default/collection_playbook.yml) takes the host from where the
 runtime switch left it (PP-OCRv4 on the PaddleOCR 3.x runtime) back to the default set on ONNX Runtime, on its plain
-CPU build (the CPU provider, in place of the default OpenVINO build), as two instances (CPU stand-ins for one per GPU)
-behind nginx with basic auth, TLS and an nftables allow-list; a second run changes nothing. Then: real OCR through TLS and auth, failover, the allow-list, and a settings change applied by site.yml
-that restarts the instances one at a time under a client loop."""
+CPU build (the CPU provider, in place of the default OpenVINO build), as two instances (CPU stand-ins for one per
+GPU) behind nginx with basic auth, TLS and an nftables allow-list; a second run changes nothing. Then: real OCR
+through TLS and auth, failover, the allow-list, and a settings change applied by site.yml that restarts the
+instances one at a time under a client loop."""
 
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ def test_one_run_brings_back_the_default_set_on_onnx_runtime_behind_the_proxy(ho
         assert texts_through_the_proxy(host, sample.image) == list(sample.expect)
 
 
-def test_the_cpu_provider_build_serves_and_refuses_to_start_on_openvino(host, proxied):
+def test_the_cpu_build_refuses_to_start_on_the_openvino_provider_it_lacks(host, proxied):
     """The plain CPU build has no OpenVINO provider; an instance given it would stop at start with the reason
     instead of serving from the CPU provider unnoticed."""
     image = host.check_output("docker inspect --format '{{.Config.Image}}' paddleocr-0")
