@@ -221,6 +221,18 @@ def test_rollout_to_one_host_fails_no_request():
     assert_every_host_serves()
 
 
+def test_release_2_installed_its_wheels_again_and_ships_the_same_venv_layer():
+    """The converge removed the install stage from the build cache (its pip settings carry credentials), so release 2
+    installed every wheel again: the same locks make the same venv, byte for byte, and release 2 is release 1's layers
+    under new labels - nothing more to push, pull or store."""
+    def layers(host: str) -> list[str]:
+        return json.loads(on_host(host, "docker", "image", "inspect", "--format", "{{ json .RootFS.Layers }}",
+                                  deployed(host)["image"]))
+
+    assert image_version("paddleocr-fleet-1") == "2" and image_version("paddleocr-fleet-2") == RELEASE_1
+    assert layers("paddleocr-fleet-1") == layers("paddleocr-fleet-2")
+
+
 def test_rollout_to_three_hosts_fails_no_request():
     with ClientLoop() as loop:
         proc, seconds = rollout(release("3"))
