@@ -17,18 +17,26 @@ def level(concurrency: int, throughput: float, errors: int = 0) -> dict:
             "max_ms": 300.0, "errors": errors}
 
 
+def engine(throughput: float, decode_ms: float = 0.0) -> dict:
+    return {"throughput_img_s": throughput, "decode_mean_ms": decode_ms,
+            "with_decode_img_s": round(1000 / (1000 / throughput + decode_ms), 2)}
+
+
 def test_ratios_are_taken_within_each_round_then_summarised_as_median_and_spread():
     # The machine slows down in round 2: every path drops, the per-round ratios stay put.
     rounds = [
-        {"engine": {"throughput_img_s": 1.0}, "service": [level(1, 0.96), level(2, 0.90)],
+        {"engine": engine(1.0, 40.0), "service": [level(1, 0.96), level(2, 0.90)],
          "official": [level(1, 0.5), level(2, 0.5)]},
-        {"engine": {"throughput_img_s": 0.5}, "service": [level(1, 0.47), level(2, 0.48, errors=1)],
+        {"engine": engine(0.5, 80.0), "service": [level(1, 0.47), level(2, 0.48, errors=1)],
          "official": [level(1, 0.25), level(2, 0.24)]},
-        {"engine": {"throughput_img_s": 1.0}, "service": [level(1, 0.97), level(2, 0.95)],
+        {"engine": engine(1.0, 40.0), "service": [level(1, 0.97), level(2, 0.95)],
          "official": [level(1, 0.5), level(2, 0.5)]},
     ]
     result = run.summarise(rounds, [1, 2])
     assert result["service_best_over_engine"]["rounds"] == [0.96, 0.96, 0.97]
+    # Beside it, the engine with the PNG decode the service does per request (1040 ms per image in round 1).
+    assert result["service_best_over_engine_with_decode"]["rounds"] == [1.0, 1.0, 1.01]
+    assert result["engine_decode_ms"]["median"] == 40.0
     assert result["service_best_over_engine"]["median"] == 0.96
     assert (result["service_best_over_engine"]["min"], result["service_best_over_engine"]["max"]) == (0.96, 0.97)
     assert result["service_over_official"]["1"]["rounds"] == [1.92, 1.88, 1.94]
@@ -38,7 +46,7 @@ def test_ratios_are_taken_within_each_round_then_summarised_as_median_and_spread
 
 
 def test_without_the_peer_there_is_no_official_row():
-    rounds = [{"engine": {"throughput_img_s": 1.0}, "service": [level(1, 0.9)]}] * 3
+    rounds = [{"engine": engine(1.0), "service": [level(1, 0.9)]}] * 3
     assert "official" not in run.summarise(rounds, [1]) and "service_over_official" not in run.summarise(rounds, [1])
 
 
