@@ -86,8 +86,8 @@ class ClientLoop:
 
     Each client sends one request per `interval` seconds: the loop measures the rollouts without taking the
     cores they run on (every request is an OCR run on one of the fleet's hosts, which share this machine's cores
-    with the rollout; at one request every two seconds per client, each host's update still meets dozens). It is not stopped before
-    `min_requests` were sent, so a short rollout is still measured on enough requests."""
+    with the rollout; at one request every two seconds per client, each host's update still meets dozens). It is
+    not stopped before `min_requests` were sent, so a short rollout is still measured on enough requests."""
 
     def __init__(self, endpoint: str = LB_ENDPOINT, threads: int = 2, interval: float = 2.0,
                  min_requests: int = 20) -> None:
