@@ -23,16 +23,12 @@ def main() -> None:
     init_args = json.loads(Path(args.config).read_text())["modules_info"]["ocr_system"]["init_args"]
     import sys
 
-    import cv2
-    import numpy as np
-
     sys.path.insert(0, "/opt/paddleocr")
     from serve import load_module
 
     engine = load_module("ocr_system", init_args)  # as the service loads it: same module, models and settings
     encoded = {path.stem: path.read_bytes() for path in sorted(args.images.glob("*.png"))}
-    images = {name: cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
-              for name, data in encoded.items()}
+    images = {name: engine.decode_image_bytes(data, name) for name, data in encoded.items()}
     engine.predict(list(images.values()))  # warm-up: first calls build the oneDNN kernels
     # Same order as the service sees under load: the images interleaved, so each call follows an
     # input of another shape (oneDNN primes kernels per shape; repeating one image would flatter the engine).

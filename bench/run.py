@@ -157,17 +157,20 @@ def measure(args: argparse.Namespace, images: list[Path], payloads: list[bytes],
     return summarise(rounds, levels)
 
 
+def service_best(round_: dict[str, Any]) -> float:
+    """The service's images per second at its best concurrency level in one round."""
+    return max(level["throughput_img_s"] for level in round_["service"])
+
+
 def summarise(rounds: list[dict[str, Any]], levels: list[int]) -> dict:
     result: dict[str, Any] = {
         "rounds": rounds,
         "engine_img_s": spread([r["engine"]["throughput_img_s"] for r in rounds]),
         "service": [median_level([r["service"] for r in rounds], i) for i in range(len(levels))],
-        "service_best_over_engine": spread([ratio(max(level["throughput_img_s"] for level in r["service"]),
-                                                  r["engine"]["throughput_img_s"]) for r in rounds]),
+        "service_best_over_engine": spread([ratio(service_best(r), r["engine"]["throughput_img_s"]) for r in rounds]),
         "engine_decode_ms": spread([r["engine"]["decode_mean_ms"] for r in rounds]),
-        "service_best_over_engine_with_decode": spread([
-            ratio(max(level["throughput_img_s"] for level in r["service"]), r["engine"]["with_decode_img_s"])
-            for r in rounds]),
+        "service_best_over_engine_with_decode": spread([ratio(service_best(r), r["engine"]["with_decode_img_s"])
+                                                        for r in rounds]),
     }
     if "official" in rounds[0]:
         result["official"] = [median_level([r["official"] for r in rounds], i) for i in range(len(levels))]
