@@ -5,8 +5,9 @@
 #                                           the generation closest to Ubuntu 20.04 this machine can build
 #   paddleocr-fleet/python-base:local       base of the OCR image (bookworm, saved as a tarball the role loads)
 # Each comes from one debootstrap rootfs per suite, the suites debootstrapped side by side; rerunning is a no-op
-# while the images exist. SANDBOX_SUITES (default "bookworm bullseye") limits the host images to those suites:
-# `make demo` needs bookworm only.
+# while the images exist and carry the current recipe's key (label org.paddleocr-fleet.rootfs), so a changed recipe
+# replaces them. SANDBOX_SUITES (default "bookworm bullseye") limits the host images to those suites: `make demo`
+# needs bookworm only.
 set -euo pipefail
 
 CACHE_DIR=${PADDLEOCR_FLEET_CACHE:-$HOME/.cache/paddleocr-fleet}
@@ -14,16 +15,18 @@ MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 BASE_IMAGE=${SANDBOX_BASE_IMAGE:-paddleocr-fleet/python-base:local}
 BASE_ARCHIVE="$CACHE_DIR/images/python-base.tar"
 # sudo and openssh-server: hosts are reached like servers, over SSH as a sudo user.
-PACKAGES=systemd,systemd-sysv,dbus,sudo,openssh-server,python3,python3-venv,python3-apt,ca-certificates,iproute2,procps,curl,gnupg,libgomp1,libgl1,libglib2.0-0
+PACKAGES=systemd,systemd-sysv,dbus,sudo,openssh-server,python3,python3-venv,python3-apt,ca-certificates,iproute2,procps,curl,gnupg,libgomp1
 # Bump when the rootfs recipe changes without a package change.
 RECIPE=3
+KEY=$(echo "$PACKAGES $RECIPE" | sha256sum | cut -c1-12)
+KEY_LABEL=org.paddleocr-fleet.rootfs
 
 mkdir -p "$CACHE_DIR/images"
 
 # rootfs SUITE: path of the suite's rootfs tarball, debootstrapped once.
 rootfs() {
   local suite=$1 tar work
-  tar="$CACHE_DIR/images/$suite-rootfs-$(echo "$PACKAGES $RECIPE" | sha256sum | cut -c1-12).tar"
+  tar="$CACHE_DIR/images/$suite-rootfs-$KEY.tar"
   if [ ! -s "$tar" ]; then
     command -v debootstrap >/dev/null || { echo "debootstrap missing: apt-get install debootstrap" >&2; exit 1; }
     work=$(mktemp -d)
@@ -63,12 +66,18 @@ UNIT
   echo "$tar"
 }
 
+# current IMAGE: whether IMAGE exists, built from this recipe.
+current() {
+  [ "$(docker image inspect --format "{{index .Config.Labels \"$KEY_LABEL\"}}" "$1" 2>/dev/null)" = "$KEY" ]
+}
+
 # host_image SUITE IMAGE: the systemd host image of a suite.
 host_image() {
   local suite=$1 image=$2 tar
-  docker image inspect "$image" >/dev/null 2>&1 && { echo "sandbox image present: $image"; return; }
+  current "$image" && { echo "sandbox image present: $image"; return; }
   tar=$(rootfs "$suite")
-  docker import --change 'CMD ["/lib/systemd/systemd"]' --change 'ENV container=docker' "$tar" "$image"
+  docker import --change 'CMD ["/lib/systemd/systemd"]' --change 'ENV container=docker' --change "LABEL $KEY_LABEL=$KEY" \
+    "$tar" "$image"
   echo "built $image"
 }
 
@@ -81,13 +90,13 @@ declare -A HOST_IMAGE=(
 pids=()
 for suite in $SUITES; do
   [ -n "${HOST_IMAGE[$suite]:-}" ] || { echo "unknown suite '$suite' (bookworm, bullseye)" >&2; exit 2; }
-  docker image inspect "${HOST_IMAGE[$suite]}" >/dev/null 2>&1 || { rootfs "$suite" >/dev/null & pids+=($!); }
+  current "${HOST_IMAGE[$suite]}" || { rootfs "$suite" >/dev/null & pids+=($!); }
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
 for suite in $SUITES; do host_image "$suite" "${HOST_IMAGE[$suite]}"; done
 
-if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 || [ ! -s "$BASE_ARCHIVE" ]; then
-  docker import --change 'CMD ["/bin/bash"]' "$(rootfs bookworm)" "$BASE_IMAGE"
+if ! current "$BASE_IMAGE" || [ ! -s "$BASE_ARCHIVE" ]; then
+  docker import --change 'CMD ["/bin/bash"]' --change "LABEL $KEY_LABEL=$KEY" "$(rootfs bookworm)" "$BASE_IMAGE"
   docker save "$BASE_IMAGE" -o "$BASE_ARCHIVE.tmp"
   mv "$BASE_ARCHIVE.tmp" "$BASE_ARCHIVE"
   echo "built $BASE_IMAGE ($BASE_ARCHIVE)"

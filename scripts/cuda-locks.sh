@@ -28,6 +28,11 @@ for name, version in sorted((i["metadata"]["name"], i["metadata"]["version"]) fo
         print(f"{name}=={version}")' "$work/report.json" "$without"
 }
 
+# headless: PaddleX's OpenCV pin as the headless build of the same release. PaddleX asks for the GUI build
+# (opencv-contrib-python), whose cv2 links libGL and so brings Mesa and LLVM (about 200 MB) into the image; the
+# headless build is the same cv2 module without GUI, and the image records it under the name PaddleX asks for.
+headless() { sed 's/^opencv-contrib-python==/opencv-contrib-python-headless==/'; }
+
 for flavour in $("$PY" -c 'import sys, yaml; print(" ".join(yaml.safe_load(open(sys.argv[1]))["_gpu_matrix_flavours"]))' "$MATRIX"); do
   mapfile -t specs < <("$PY" -c 'import sys, yaml; print("\n".join(yaml.safe_load(open(sys.argv[1]))["_gpu_matrix_flavours"][sys.argv[2]]["packages"]))' "$MATRIX" "$flavour")
   {
@@ -44,7 +49,7 @@ serving=$(grep -i -E '^(Flask|gunicorn|prometheus_client)==' "$OUT_DIR/requireme
   echo "# (scripts/cuda-locks.sh) from paddleocr==3.7.0 and the serving packages of requirements.lock, for Python 3.11"
   echo "# manylinux x86_64. Installed with --no-deps --require-hashes; Paddle itself is paddleocr_image_paddle_package."
   # shellcheck disable=SC2086 # one requirement per word
-  pins_of --without paddlepaddle paddleocr==3.7.0 paddlepaddle==3.2.2 $serving
+  pins_of --without paddlepaddle paddleocr==3.7.0 paddlepaddle==3.2.2 $serving | headless
 } >"$OUT_DIR/requirements-paddleocr3.lock"
 # The onnxruntime runtime's lock: the same PaddleOCR 3.x pipeline on ONNX Runtime's CPU build, no Paddle at all,
 # without the distributions the service never imports (measured 2026-12-06 after a start and a request: 142 MB of the venv's 774):
@@ -57,7 +62,7 @@ ONNXRUNTIME_UNUSED="anyio bce-python-sdk crc32c flatbuffers fsspec future h11 hf
   echo "# by \`make locks\` (scripts/cuda-locks.sh) from paddleocr==3.7.0, onnxruntime==$ONNXRUNTIME_VERSION and the serving"
   echo "# packages of requirements.lock, for Python 3.11 manylinux x86_64. Installed with --no-deps --require-hashes; no Paddle."
   # shellcheck disable=SC2086 # one requirement per word
-  pins_of --without "$ONNXRUNTIME_UNUSED" paddleocr==3.7.0 onnxruntime==$ONNXRUNTIME_VERSION $serving
+  pins_of --without "$ONNXRUNTIME_UNUSED" paddleocr==3.7.0 onnxruntime==$ONNXRUNTIME_VERSION $serving | headless
 } >"$OUT_DIR/requirements-onnxruntime.lock"
 # Its OpenVINO build (paddleocr_onnxruntime_cpu_provider: openvino): onnxruntime-openvino in place of the CPU build, the
 # same `onnxruntime` module with OpenVINO's provider and runtime beside its CPU provider.
@@ -65,14 +70,14 @@ ONNXRUNTIME_UNUSED="anyio bce-python-sdk crc32c flatbuffers fsspec future h11 hf
   echo "# The onnxruntime runtime's image with ONNX Runtime's OpenVINO provider: as requirements-onnxruntime.lock with"
   echo "# onnxruntime-openvino==$ONNXRUNTIME_VERSION in place of onnxruntime, written by \`make locks\` (scripts/cuda-locks.sh)."
   # shellcheck disable=SC2086 # one requirement per word
-  pins_of --without "$ONNXRUNTIME_UNUSED" paddleocr==3.7.0 onnxruntime-openvino==$ONNXRUNTIME_VERSION $serving
+  pins_of --without "$ONNXRUNTIME_UNUSED" paddleocr==3.7.0 onnxruntime-openvino==$ONNXRUNTIME_VERSION $serving | headless
 } >"$OUT_DIR/requirements-onnxruntime-openvino.lock"
 # Its GPU image's: ONNX Runtime's GPU build in place of the CPU build (its CUDA libraries: cuda-ort-cu12.lock).
 {
   echo "# The onnxruntime runtime's GPU image: as requirements-onnxruntime.lock with onnxruntime-gpu==$ONNXRUNTIME_VERSION in"
   echo "# place of onnxruntime, written by \`make locks\` (scripts/cuda-locks.sh). Its CUDA libraries are cuda-ort-cu12.lock."
   # shellcheck disable=SC2086 # one requirement per word
-  pins_of --without "$ONNXRUNTIME_UNUSED" paddleocr==3.7.0 onnxruntime-gpu==$ONNXRUNTIME_VERSION $serving
+  pins_of --without "$ONNXRUNTIME_UNUSED" paddleocr==3.7.0 onnxruntime-gpu==$ONNXRUNTIME_VERSION $serving | headless
 } >"$OUT_DIR/requirements-onnxruntime-gpu.lock"
 # Every file's sha256 from the index, for pip install --require-hashes (requirements.lock too), and those of
 # the role's default Paddle (CPU, from PyPI) for its Paddle step.

@@ -29,15 +29,15 @@ PLAY = """
 """
 
 
-def releases(tmp_path: Path, inventory: str, extra_vars: dict) -> dict[str, dict]:
+def releases(tmp_path: Path, inventory: str, extra_vars: dict, check: bool = True) -> dict[str, dict]:
     (tmp_path / "play.yml").write_text(PLAY)
     (tmp_path / "hosts.yml").write_text(inventory)
     env = dict(os.environ, ANSIBLE_ROLES_PATH=str(PROJECT_ROOT / "roles"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
     extra = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, **extra_vars}
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "--check", "-i", "hosts.yml", "play.yml",
-         "-e", json.dumps(extra)],
+        [str(Path(sys.executable).parent / "ansible-playbook"), *(["--check"] if check else []), "-i", "hosts.yml",
+         "play.yml", "-e", json.dumps(extra)],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=True,
     )
     last_task = json.loads(result.stdout)["plays"][0]["tasks"][-1]
@@ -107,6 +107,32 @@ def test_the_base_images_id_is_part_of_the_tag(tmp_path, two_bases):
     assert other["ocr-1"]["base_id"] == two_id and other["ocr-1"]["ref"] != first["ocr-1"]["ref"]
     built_here = releases(tmp_path, HOSTS, {"paddleocr_image_base": two, "paddleocr_image_delivery": "build_on_host"})
     assert {release["base_id"] for release in built_here.values()} == {two_id}
+
+
+def test_a_base_rebuilt_under_the_same_name_is_loaded_from_its_archive(tmp_path, two_bases):
+    """The engine holds the old base under the base's name, the archive the new one under the same name: a dry run
+    already tags the release with the archive's base, and the run loads it."""
+    (old, old_id), (new, new_id) = two_bases.items()
+    name = "paddleocr-fleet/unit-base:rebuilt"
+    archive = tmp_path / "base.tar"
+    subprocess.run(["docker", "tag", new, name], check=True)
+    subprocess.run(["docker", "save", "-o", str(archive), name], check=True)
+    subprocess.run(["docker", "tag", old, name], check=True)
+    try:
+        settings = {"paddleocr_image_base": name, "paddleocr_image_base_archive": str(archive),
+                    "paddleocr_image_delivery": "build_on_host"}
+        one_host = "all:\n  hosts:\n    ocr-1:\n"
+        assert releases(tmp_path, one_host, settings)["ocr-1"]["base_id"] == new_id
+        assert inspect_id(name) == old_id, "a dry run loaded the archive"
+        assert releases(tmp_path, one_host, settings, check=False)["ocr-1"]["base_id"] == new_id
+        assert inspect_id(name) == new_id
+    finally:
+        subprocess.run(["docker", "rmi", name], capture_output=True, check=False)
+
+
+def inspect_id(image: str) -> str:
+    return subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", image], capture_output=True, text=True,
+                          check=True).stdout.strip()
 
 
 def test_a_missing_base_still_gets_a_tag_in_a_dry_run(tmp_path):

@@ -65,6 +65,18 @@ def test_ppocrv6_small_runs_on_the_onnxruntime_image_with_no_paddle(host):
     assert found == "None True", found
 
 
+def test_the_image_has_no_gl_libraries_and_paddlex_finds_its_headless_opencv(host):
+    """OpenCV is the headless build, which needs no libGL (and so no Mesa or LLVM in the image), recorded under the
+    GUI build's name PaddleX asks for: without it PaddleX refuses to crop the text lines every reading here needs."""
+    image = host.check_output("docker inspect --format '{{.Config.Image}}' paddleocr")
+    found = host.check_output(
+        "docker run --rm --entrypoint python %s -c %s", image,
+        "import ctypes.util, importlib.metadata as md; from paddlex.utils.deps import is_dep_available; "
+        "print(ctypes.util.find_library('GL'), md.version('opencv-contrib-python-headless'), "
+        "is_dep_available('opencv-contrib-python'))")
+    assert found.splitlines()[-1] == "None 4.10.0.84 True", found
+
+
 def test_the_instance_runs_on_onnx_runtimes_openvino_provider_by_default(host):
     """The CPU default: the image is ONNX Runtime's OpenVINO build, and the serving worker has OpenVINO's CPU plugin
     loaded, which only compiling a model on the OpenVINO provider does (the CPU provider never loads it)."""
