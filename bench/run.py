@@ -7,7 +7,7 @@
 
 Demo host: (a) the engine alone: our module in-process inside the service's image, configured from the
 service's config.json, on decoded images (the PNG decode the service does per request is timed beside it); (b) the
-service over HTTP; (c) the official serving mode: PaddleHub's `hub serving start -m ocr_system` in the same image
+service over HTTP, after its cold start (the unit restarted, timed to its first answer with text); (c) the official serving mode: PaddleHub's `hub serving start -m ocr_system` in the same image
 with the same models (bench/official_serving.py; PaddleOCR 2.x sets only).
 They are measured in alternating rounds (engine, then the service and the official mode back to back at each
 concurrency; again, ...), so machine drift hits all three alike; each ratio is taken within a round and printed as
@@ -107,6 +107,22 @@ def service_level(url: str, payloads: list[bytes], concurrency: int, requests_pe
     }
 
 
+def cold_start_s(container: str, url: str, payload: bytes, limit_s: float = 600) -> float:
+    """Seconds from restarting the demo host's service unit to its first answer with text (a new container, the
+    models loaded and compiled anew): what each restart, reboot or rollout costs an instance."""
+    started = time.perf_counter()
+    host_exec(container, "systemctl", "restart", "paddleocr")
+    while time.perf_counter() - started < limit_s:
+        try:
+            answer = requests.post(url, data=payload, headers={"Content-Type": "application/json"}, timeout=60).json()
+            if answer.get("status") == "000" and answer["results"][0]:
+                return round(time.perf_counter() - started, 1)
+        except (requests.RequestException, ValueError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"no answer with text from {url} within {limit_s} s of a restart")
+
+
 def ratio(mine: float, theirs: float) -> float:
     """mine / theirs; infinite where the other side answered nothing (its failed count says why)."""
     return mine / theirs if theirs else float("inf")
@@ -129,6 +145,8 @@ def measure(args: argparse.Namespace, images: list[Path], payloads: list[bytes],
     """Alternating rounds on the demo host: the engine, then service and official per level; ratios within a round."""
     levels = [int(level) for level in args.levels.split(",")]
     copy_engine_inputs(args.container, images)
+    cold_start = cold_start_s(args.container, args.url, payloads[0])
+    print(f"cold start: {cold_start} s from the unit's restart to the first answer with text", flush=True)
     official_url = None
     try:
         if with_official:
@@ -154,7 +172,7 @@ def measure(args: argparse.Namespace, images: list[Path], payloads: list[bytes],
     finally:
         if with_official:
             official_serving.stop(args.container)
-    return summarise(rounds, levels)
+    return summarise(rounds, levels) | {"cold_start_s": cold_start}
 
 
 def service_best(round_: dict[str, Any]) -> float:
@@ -242,7 +260,8 @@ def compare_sets(args: argparse.Namespace, images: list[Path], payloads: list[by
     print(f"\nagainst {first} (medians)")
     for other in others:
         print(f"{other} / {first}: engine throughput "
-              f"{results[other]['engine_img_s']['median'] / results[first]['engine_img_s']['median']:.2f}")
+              f"{results[other]['engine_img_s']['median'] / results[first]['engine_img_s']['median']:.2f}, "
+              f"cold start {results[other]['cold_start_s'] / results[first]['cold_start_s']:.2f}")
         for mine, theirs in zip(results[other]["service"], results[first]["service"]):
             print(f"  concurrency {mine['concurrency']}: throughput "
                   f"{mine['throughput_img_s'] / theirs['throughput_img_s']:.2f}, p95 {mine['p95_ms'] / theirs['p95_ms']:.2f}")
