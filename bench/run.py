@@ -7,8 +7,9 @@
 
 Demo host: (a) the engine alone: our module in-process inside the service's image, configured from the
 service's config.json, on decoded images (the PNG decode the service does per request is timed beside it); (b) the
-service over HTTP, after its cold start (the unit restarted, timed to its first answer with text); (c) the official serving mode: PaddleHub's `hub serving start -m ocr_system` in the same image
-with the same models (bench/official_serving.py; PaddleOCR 2.x sets only).
+service over HTTP, after its cold start (the unit restarted, timed to its first answer with text); (c) the official
+serving mode: PaddleHub's `hub serving start -m ocr_system` in the same image with the same models
+(bench/official_serving.py; PaddleOCR 2.x sets only).
 They are measured in alternating rounds (engine, then the service and the official mode back to back at each
 concurrency; again, ...), so machine drift hits all three alike; each ratio is taken within a round and printed as
 the median of the rounds with its spread. Writes bench/results/bench.json.
