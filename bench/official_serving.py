@@ -120,19 +120,26 @@ def start(container: str, cache: Path, sample_payload: bytes) -> str:
     address = subprocess.run(["docker", "inspect", "--format", addresses, container], check=True,
                              capture_output=True, text=True).stdout.split()[0]
     url = f"http://{address}:{PORT}/predict/ocr_system"
-    deadline = time.monotonic() + 300
+    if first_answer(url, sample_payload, limit_s=300, poll_s=1) is None:
+        logs = subprocess.run(["docker", "exec", container, "docker", "logs", "--tail", "30", CONTAINER],
+                              capture_output=True, text=True, check=False)
+        raise RuntimeError(f"the official serving mode did not answer within 300 s:\n{logs.stdout}{logs.stderr}")
+    return url
+
+
+def first_answer(url: str, payload: bytes, limit_s: float, poll_s: float) -> dict | None:
+    """The first answer with status "000" that URL gives to payload within limit_s, asking every poll_s; None if none."""
+    deadline = time.monotonic() + limit_s
     while True:
         try:
-            answer = requests.post(url, data=sample_payload, headers={"Content-Type": "application/json"}, timeout=60)
-            if answer.json().get("status") == "000":
-                return url
+            answer = requests.post(url, data=payload, headers={"Content-Type": "application/json"}, timeout=60).json()
+            if answer.get("status") == "000":
+                return answer
         except (requests.RequestException, ValueError):
             pass
         if time.monotonic() > deadline:
-            logs = subprocess.run(["docker", "exec", container, "docker", "logs", "--tail", "30", CONTAINER],
-                                  capture_output=True, text=True, check=False)
-            raise RuntimeError(f"the official serving mode did not answer within 300 s:\n{logs.stdout}{logs.stderr}")
-        time.sleep(1)
+            return None
+        time.sleep(poll_s)
 
 
 def stop(container: str) -> None:

@@ -40,7 +40,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import official_serving
 from documents import render_documents
-from official_serving import host_exec
+from official_serving import first_answer, host_exec
 
 from paddleocr_fleet.catalog import load_catalog
 
@@ -113,15 +113,11 @@ def cold_start_s(container: str, url: str, payload: bytes, limit_s: float = 600)
     models loaded and compiled anew): what each restart, reboot or rollout costs an instance."""
     started = time.perf_counter()
     host_exec(container, "systemctl", "restart", "paddleocr")
-    while time.perf_counter() - started < limit_s:
-        try:
-            answer = requests.post(url, data=payload, headers={"Content-Type": "application/json"}, timeout=60).json()
-            if answer.get("status") == "000" and answer["results"][0]:
-                return round(time.perf_counter() - started, 1)
-        except (requests.RequestException, ValueError):
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"no answer with text from {url} within {limit_s} s of a restart")
+    answer = first_answer(url, payload, limit_s, poll_s=0.2)
+    elapsed = round(time.perf_counter() - started, 1)
+    if answer is None or not answer["results"][0]:
+        raise RuntimeError(f"no answer with text from {url} within {limit_s} s of a restart: {answer}")
+    return elapsed
 
 
 def ratio(mine: float, theirs: float) -> float:
