@@ -31,6 +31,9 @@ from support.testing import docker0_address
 BIN = Path(sys.executable).parent
 MODULE_DIR = "/opt/paddleocr/ocr_system"
 
+# The image's installed distributions as name==version (the image has no pip).
+INSTALLED = "import importlib.metadata as m; print(*sorted(f'{d.name}=={d.version}' for d in m.distributions()))"
+
 # Run inside the image: the providers ONNX Runtime offers, every native library of its CUDA provider resolved by
 # the dynamic loader, every CUDA library of the flavour loaded by its soname (the host driver's libcuda.so.1
 # excepted: the container toolkit brings it), and no Paddle.
@@ -181,7 +184,7 @@ def test_driver_library_comes_from_the_host_not_the_image(probe):
 def test_cuda_lock_in_the_image_is_the_flavours(built):
     lock = (PROJECT_ROOT / "roles/paddleocr_image/files" / f"cuda-{built['gpu_matrix']['flavour']}.lock").read_text()
     pinned = {f"{name}=={version}" for name, version in pins(lock)}
-    frozen = subprocess.run(["docker", "run", "--rm", "--entrypoint", "pip", built["image"], "freeze"],
+    frozen = subprocess.run(["docker", "run", "--rm", "--entrypoint", "python", built["image"], "-c", INSTALLED],
                             capture_output=True, text=True, timeout=300, check=True).stdout.split()
     assert pinned <= set(frozen)
     assert not any(name.startswith("onnxruntime==") for name in frozen)

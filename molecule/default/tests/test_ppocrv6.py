@@ -89,6 +89,33 @@ def test_the_instance_runs_on_onnx_runtimes_openvino_provider_by_default(host):
     assert loaded.stdout.strip(), "no process of the instance has OpenVINO's CPU plugin loaded"
 
 
+# Inside the image: whether pip is there, every test suite left in site-packages, and ONNX Runtime's libopenvino.so*
+# names with where each links (None: a file).
+VENV_CONTENT = """
+import glob, importlib.util, json, os, onnxruntime
+capi = os.path.join(os.path.dirname(onnxruntime.__file__), "capi")
+site = os.path.dirname(os.path.dirname(capi))
+print(json.dumps({"pip": importlib.util.find_spec("pip") is not None,
+                  "tests": sorted(glob.glob(os.path.join(site, "**", "tests"), recursive=True)),
+                  "openvino": {os.path.basename(p): os.readlink(p) if os.path.islink(p) else None
+                               for p in glob.glob(os.path.join(capi, "libopenvino.so*"))}}))
+"""
+
+
+def test_the_venv_has_no_pip_no_test_suites_and_openvinos_library_once(host):
+    """What the service never runs stays out of the image: pip and the packages' test suites (pandas's is 46 MB).
+    OpenVINO's library, which its wheel ships as three identical files (a wheel holds no symlinks), is one file that
+    its other names link to; the test above shows the worker loading OpenVINO through them."""
+    image = host.check_output("docker inspect --format '{{.Config.Image}}' paddleocr")
+    found = json.loads(host.check_output("docker run --rm --entrypoint python %s -c %s", image, VENV_CONTENT)
+                       .splitlines()[-1])
+    assert found["pip"] is False
+    assert found["tests"] == []
+    files = [name for name, target in found["openvino"].items() if target is None]
+    assert len(files) == 1 and len(found["openvino"]) >= 2, found["openvino"]
+    assert {target for target in found["openvino"].values() if target} == set(files), found["openvino"]
+
+
 def test_ppocrv6_small_weights_are_the_published_exports(host):
     for role in ("det", "rec"):
         sha = host.check_output("sha256sum /opt/paddleocr/models/current/%s/inference.onnx", role).split()[0]
