@@ -19,7 +19,7 @@ BASE_ARCHIVE="$CACHE_DIR/images/python-base.tar"
 PACKAGES=systemd,systemd-sysv,dbus,sudo,openssh-server,python3,python3-venv,python3-apt,ca-certificates,iproute2,procps,curl,gnupg,libgomp1
 # libgomp1: Paddle links it (the role's paddleocr_image_system_packages would install it on any base).
 BASE_PACKAGES=python3,python3-venv,ca-certificates,libgomp1
-# Bump when the rootfs recipe changes without a package change.
+# Bump when a rootfs recipe (the hosts', the base's) changes without a package change.
 RECIPE=3
 BASE_RECIPE=1
 KEY=$(echo "$PACKAGES $RECIPE" | sha256sum | cut -c1-12)
