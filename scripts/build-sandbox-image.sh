@@ -7,8 +7,9 @@
 #                                           python:3.11-slim-bookworm, the role's default base, holds (Debian's
 #                                           minimal system and Python with venv), no host packages
 # Each comes from a debootstrap rootfs, all of them debootstrapped side by side; rerunning is a no-op while the
-# images exist and carry their recipe's key (label org.paddleocr-fleet.rootfs), so a changed recipe replaces them. SANDBOX_SUITES (default "bookworm bullseye") limits the host images to those suites: `make demo`
-# needs bookworm only.
+# images exist and carry their recipe's key (label org.paddleocr-fleet.rootfs), so a changed recipe replaces them.
+# SANDBOX_SUITES (default "bookworm bullseye") limits the host images to those suites: `make demo` needs bookworm
+# only.
 set -euo pipefail
 
 CACHE_DIR=${PADDLEOCR_FLEET_CACHE:-$HOME/.cache/paddleocr-fleet}
