@@ -1,7 +1,7 @@
 """Benchmark: the engine alone, the deployed service and the official serving mode, on one host, models and images.
 
     make bench                                   # the demo host as it runs (run `make demo` first)
-    make bench SETS=ppocrv4-mobile,ppocrv6-small,ppocrv6-tiny   # model sets in turn on the demo host, ratios to the first
+    make bench SETS=ppocrv4-mobile,ppocrv6-small,ppocrv6-tiny   # model sets side by side on the demo host, ratios to the first
     make bench SETS=ppocrv4-mobile,ppocrv6-small@cpu,ppocrv6-small@openvino   # ONNX Runtime sets on a CPU provider
     make bench URL=https://host/predict/ocr_system [INSTANCES=1,2,4 INVENTORY=... LIMIT=host]   # any host
 
@@ -13,6 +13,9 @@ serving mode: PaddleHub's `hub serving start -m ocr_system` in the same image wi
 They are measured in alternating rounds (engine, then the service and the official mode back to back at each
 concurrency; again, ...), so machine drift hits all three alike; each ratio is taken within a round and printed as
 the median of the rounds with its spread. Writes bench/results/bench.json.
+
+Sets (SETS): each set converged in turn, its cold start timed, then kept running beside the unit; the sets are then
+measured against each other in alternating rounds, as the engine and the service are. Writes bench-sets.json.
 
 Any host (URL): the service alone at each concurrency (Docker access to the host is not needed), with basic
 auth from PADDLEOCR_BENCH_AUTH=user:password. With INSTANCES, site.yml deploys 1..N instances per GPU on the
@@ -32,6 +35,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +50,8 @@ from paddleocr_fleet.catalog import load_catalog
 
 HERE = Path(__file__).resolve().parent
 HOST_DIR = "/opt/paddleocr/bench"
+SERVICE_CONFIG = "/etc/paddleocr/config.json"
+BESIDE_PORT = 19100  # + the set's index: the demo host's port of each set's instance beside the unit
 
 
 def copy_engine_inputs(container: str, images: list[Path]) -> None:
@@ -55,12 +61,18 @@ def copy_engine_inputs(container: str, images: list[Path]) -> None:
         subprocess.run(["docker", "cp", str(path), f"{container}:{target}"], check=True)
 
 
-def engine_alone(container: str, passes: int) -> dict:
-    image = host_exec(container, "docker", "inspect", "--format", "{{.Config.Image}}", "paddleocr").strip()
+def served_image(container: str) -> str:
+    """The ID of the image the demo host's unit runs."""
+    return host_exec(container, "docker", "inspect", "--format", "{{.Image}}", "paddleocr").strip()
+
+
+def engine_alone(container: str, passes: int, image: str | None = None, config: str = SERVICE_CONFIG) -> dict:
+    """Our module in-process in image (the unit's by default), configured by config (a path on the demo host)."""
     out = host_exec(
         container, "docker", "run", "--rm", "--network", "none",
-        "-v", "/opt/paddleocr/models:/models:ro", "-v", "/etc/paddleocr/config.json:/etc/paddleocr/config.json:ro",
-        "-v", f"{HOST_DIR}:/bench:ro", image, "python", "/bench/engine.py", "--rounds", str(passes),
+        "-v", "/opt/paddleocr/models:/models:ro", "-v", f"{config}:{SERVICE_CONFIG}:ro",
+        "-v", f"{HOST_DIR}:/bench:ro", image or served_image(container), "python", "/bench/engine.py",
+        "--rounds", str(passes),
     )
     engine = json.loads(out.strip().splitlines()[-1])
     engine["p95_ms"] = round(percentile(engine.pop("latencies_ms"), 0.95), 1)
@@ -226,43 +238,112 @@ def converge(extra_vars: dict) -> None:
 
 
 def served_runtime(container: str) -> str:
-    config = json.loads(host_exec(container, "cat", "/etc/paddleocr/config.json"))
+    config = json.loads(host_exec(container, "cat", SERVICE_CONFIG))
     return str(config["modules_info"]["ocr_system"]["init_args"]["runtime"])
 
 
+@dataclass(frozen=True)
+class Beside:
+    """A set's instance beside the unit on the demo host: the image and config.json its converge left."""
+
+    entry: str
+    container: str
+    image: str
+    config: str
+    url: str
+
+
+def host_address(container: str) -> str:
+    return subprocess.run(["docker", "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                           container], check=True, capture_output=True, text=True).stdout.split()[0]
+
+
+def start_beside(container: str, index: int, entry: str, payload: bytes) -> Beside:
+    """Start the set the unit serves now as a second instance beside it, on its own port, from the same image,
+    models and config; it stays up while the next sets are converged."""
+    config = f"{HOST_DIR}/set-{index}.json"
+    host_exec(container, "cp", SERVICE_CONFIG, config)
+    beside = Beside(entry, f"paddleocr-bench-{index}", served_image(container), config,
+                    f"http://{host_address(container)}:{BESIDE_PORT + index}/predict/ocr_system")
+    host_exec(container, "docker", "run", "--detach", "--rm", "--name", beside.container,
+              "--publish", f"{BESIDE_PORT + index}:8866", "-v", "/opt/paddleocr/models:/models:ro",
+              "-v", f"{config}:{SERVICE_CONFIG}:ro", beside.image)
+    if first_answer(beside.url, payload, 600, poll_s=1) is None:
+        raise RuntimeError(f"{entry} beside the unit ({beside.container}) gave no answer within 600 s")
+    return beside
+
+
+def against_first(rounds: list[dict[str, dict]], entries: list[str]) -> dict:
+    """Each other set's engine and service (at each level) over the first set's, taken within each round."""
+    first, *others = entries
+    return {other: {"engine": spread([ratio(r[other]["engine"]["throughput_img_s"],
+                                            r[first]["engine"]["throughput_img_s"]) for r in rounds]),
+                    "service": {str(level["concurrency"]): spread([ratio(r[other]["service"][i]["throughput_img_s"],
+                                                                        r[first]["service"][i]["throughput_img_s"])
+                                                                  for r in rounds])
+                                for i, level in enumerate(rounds[0][first]["service"])}}
+            for other in others}
+
+
 def compare_sets(args: argparse.Namespace, images: list[Path], payloads: list[bytes]) -> dict:
-    """Each set served in turn by site.yml on the demo host, measured as `make bench` measures the host as it runs;
-    the ratios are the other sets' medians over the first's (the machine's drift between sets is not cancelled)."""
+    """Each set served in turn by site.yml on the demo host (its cold start timed there) and then started beside the
+    unit from the image and config.json its converge left. Then all of them in alternating rounds: each set's engine
+    alone and its service at each level, set after set, the order reversed every other round, so that every ratio
+    to the first set is taken within a round. The official serving mode is left out (make bench without SETS)."""
     entries = args.sets.split(",")
     served = [entry.partition("@") for entry in entries]  # set@provider: the onnxruntime runtime's CPU provider
     sets = list(dict.fromkeys(name for name, _, _ in served))
     catalog = load_catalog()
     unknown = [name for name in sets if name not in catalog.sets]
-    if unknown:
-        raise SystemExit(f"unknown sets {unknown}; catalog sets: {sorted(catalog.sets)}")
-    results = {}
+    if unknown or len(set(entries)) < len(entries):
+        raise SystemExit(f"unknown sets {unknown} or an entry twice in {entries}; catalog sets: {sorted(catalog.sets)}")
+    levels = [int(level) for level in args.levels.split(",")]
+    copy_engine_inputs(args.container, images)
+    beside: list[Beside] = []
+    cold_starts: dict[str, float] = {}
+    rounds: list[dict[str, dict]] = []
     try:
-        for entry, (name, _, provider) in zip(entries, served):
+        for index, (entry, (name, _, provider)) in enumerate(zip(entries, served)):
             print(f"== {entry} ({catalog.sets[name].runtime}): converging the demo host", flush=True)
             converge({"paddleocr_model_sets": sets, "paddleocr_model_set_active": name}
                      | ({"paddleocr_onnxruntime_cpu_provider": provider} if provider else {}))
-            # The official serving mode is PaddleHub's, on PaddleOCR 2.x: the peer of the paddleocr2 runtime.
-            results[entry] = measure(args, images, payloads,
-                                     args.official and catalog.sets[name].runtime == "paddleocr2")
-            report(results[entry], args.rounds)
+            cold_starts[entry] = cold_start_s(args.container, args.url, payloads[0])
+            beside.append(start_beside(args.container, index, entry, payloads[0]))
+            print(f"cold start {cold_starts[entry]} s from the unit's restart to the first answer with text; "
+                  f"started beside the unit at {beside[-1].url}", flush=True)
+        for instance in beside:  # warm-up of every shape
+            service_level(instance.url, payloads, 1, len(images))
+        for number in range(1, args.rounds + 1):
+            measured = {}
+            for instance in beside if number % 2 else reversed(beside):
+                measured[instance.entry] = {
+                    "engine": engine_alone(args.container, args.requests // len(images), instance.image,
+                                           instance.config),
+                    "service": [service_level(instance.url, payloads, level, args.requests) for level in levels]}
+            rounds.append(measured)
+            print(f"round {number}: " + "; ".join(
+                f"{entry} engine {measured[entry]['engine']['throughput_img_s']}, service "
+                + " ".join(str(level["throughput_img_s"]) for level in measured[entry]["service"])
+                for entry in entries) + f" img/s (service at concurrency {args.levels})", flush=True)
     finally:
+        for instance in beside:
+            subprocess.run(["docker", "exec", args.container, "docker", "rm", "--force", instance.container],
+                           check=False, capture_output=True)
         print("== back to the default set", flush=True)
         converge({})
-    first, *others = entries
-    print(f"\nagainst {first} (medians)")
-    for other in others:
-        print(f"{other} / {first}: engine throughput "
-              f"{results[other]['engine_img_s']['median'] / results[first]['engine_img_s']['median']:.2f}, "
-              f"cold start {results[other]['cold_start_s'] / results[first]['cold_start_s']:.2f}")
-        for mine, theirs in zip(results[other]["service"], results[first]["service"]):
-            print(f"  concurrency {mine['concurrency']}: throughput "
-                  f"{mine['throughput_img_s'] / theirs['throughput_img_s']:.2f}, p95 {mine['p95_ms'] / theirs['p95_ms']:.2f}")
-    return results
+    results = {entry: summarise([r[entry] for r in rounds], levels) | {"cold_start_s": cold_starts[entry]}
+               for entry in entries}
+    for entry in entries:
+        print(f"\n== {entry} (cold start {cold_starts[entry]} s)")
+        report(results[entry], args.rounds)
+    ratios = against_first(rounds, entries)
+    print(f"\nagainst {entries[0]}: medians of the per-round ratios (spread)")
+    for other, ratio_of in ratios.items():
+        print(f"{other}: engine {ratio_of['engine']['median']:.2f} ({ratio_of['engine']['min']:.2f}-"
+              f"{ratio_of['engine']['max']:.2f}), cold start {cold_starts[other] / cold_starts[entries[0]]:.2f}")
+        for level, service in ratio_of["service"].items():
+            print(f"  service at concurrency {level}: {service['median']:.2f} ({service['min']:.2f}-{service['max']:.2f})")
+    return {"sets": results, "against_first": ratios}
 
 
 def any_host(args: argparse.Namespace, payloads: list[bytes]) -> dict:

@@ -45,6 +45,19 @@ def test_ratios_are_taken_within_each_round_then_summarised_as_median_and_spread
                                     "max_ms": 300.0, "errors": 1}
 
 
+def test_sets_are_compared_within_each_round_so_the_machines_drift_cancels():
+    # Round 2 runs on a machine twice as slow for every set: the per-round ratios to the first set stay put.
+    def sets(scale: float) -> dict:
+        return {"v4": {"engine": engine(0.8 * scale), "service": [level(1, 0.7 * scale), level(4, 0.8 * scale)]},
+                "v6-tiny": {"engine": engine(3.2 * scale), "service": [level(1, 2.8 * scale), level(4, 3.2 * scale)]}}
+
+    ratios = run.against_first([sets(1.0), sets(0.5), sets(1.0)], ["v4", "v6-tiny"])
+    assert list(ratios) == ["v6-tiny"]
+    assert ratios["v6-tiny"]["engine"]["rounds"] == [4.0, 4.0, 4.0]
+    assert ratios["v6-tiny"]["service"]["1"]["median"] == 4.0
+    assert ratios["v6-tiny"]["service"]["4"]["rounds"] == [4.0, 4.0, 4.0]
+
+
 def test_without_the_peer_there_is_no_official_row():
     rounds = [{"engine": engine(1.0), "service": [level(1, 0.9)]}] * 3
     assert "official" not in run.summarise(rounds, [1]) and "service_over_official" not in run.summarise(rounds, [1])
