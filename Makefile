@@ -122,7 +122,8 @@ locks: bootstrap
 
 # Demo host (run `make demo` first): the engine alone, the service and the official serving mode (`hub serving
 # start`, its image built once from PyPI) in alternating rounds, medians and spreads of the ratios.
-# SETS=ppocrv4-mobile,ppocrv6-small,...: the sets served in turn, ratios to the first; the run ends on the default set.
+# SETS=ppocrv4-mobile,ppocrv6-small,...: each set converged in turn, then all side by side in alternating rounds;
+# ratios to the first; the run ends on the default set.
 # set@cpu, set@openvino: an onnxruntime set on that CPU provider (ppocrv6-small@cpu).
 # URL=...: any host's service alone; INSTANCES=1,2,4 LIMIT=host [INVENTORY=...]: 1..N instances per GPU in turn.
 # BENCH_ARGS: more options of bench/run.py (--levels 1,4,16 --requests 60 --rounds 5 --insecure ...).

@@ -395,7 +395,7 @@ def main() -> int:
     parser.add_argument("--levels", default="1,2,4")
     parser.add_argument("--no-official", dest="official", action="store_false",
                         help="leave out the official serving mode (it builds its image on first use: PyPI)")
-    parser.add_argument("--sets", default="", help="comma-separated catalog sets to serve and measure in turn (demo host)")
+    parser.add_argument("--sets", default="", help="comma-separated catalog sets to serve side by side and compare (demo host)")
     parser.add_argument("--service-only", action="store_true", help="any host: measure the service at --url alone")
     parser.add_argument("--insecure", action="store_true", help="any host: do not verify its TLS certificate")
     parser.add_argument("--instances", default="", help="any host: instances per GPU to deploy in turn, e.g. 1,2,4")
