@@ -25,6 +25,7 @@ OFFICIAL = HERE / "official"
 IMAGE_LOCK = HERE.parent / "roles" / "paddleocr_image" / "files" / "requirements.lock"
 HOST_CONTEXT = "/opt/paddleocr/bench/official"
 CONTAINER = "paddleocr-bench-official"
+MODELS_VOLUME = "/opt/paddleocr/models:/models:ro"  # the demo host's model store, as the service mounts it
 PORT = 9866  # clear of the instances' loopback ports (8866 + 1 + N)
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
 
@@ -115,11 +116,8 @@ def start(container: str, cache: Path, sample_payload: bytes) -> str:
     image = build(container, service_image, cache)
     stop(container)
     host_exec(container, "docker", "run", "--detach", "--name", CONTAINER, "--publish", f"{PORT}:8866",
-              "--volume", "/opt/paddleocr/models:/models:ro", *model_environment(container), image)
-    addresses = "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}"
-    address = subprocess.run(["docker", "inspect", "--format", addresses, container], check=True,
-                             capture_output=True, text=True).stdout.split()[0]
-    url = f"http://{address}:{PORT}/predict/ocr_system"
+              "--volume", MODELS_VOLUME, *model_environment(container), image)
+    url = f"http://{host_address(container)}:{PORT}/predict/ocr_system"
     if first_answer(url, sample_payload, limit_s=300, poll_s=1) is None:
         logs = subprocess.run(["docker", "exec", container, "docker", "logs", "--tail", "30", CONTAINER],
                               capture_output=True, text=True, check=False)
@@ -142,9 +140,20 @@ def first_answer(url: str, payload: bytes, limit_s: float, poll_s: float) -> dic
         time.sleep(poll_s)
 
 
+def host_address(container: str) -> str:
+    """The demo host's address, where what it publishes is reached from the controller."""
+    addresses = "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}"
+    return subprocess.run(["docker", "inspect", "--format", addresses, container], check=True,
+                          capture_output=True, text=True).stdout.split()[0]
+
+
+def remove(container: str, name: str) -> None:
+    """Remove the demo host's container name, if there is one."""
+    subprocess.run(["docker", "exec", container, "docker", "rm", "--force", name], capture_output=True, check=False)
+
+
 def stop(container: str) -> None:
-    subprocess.run(["docker", "exec", container, "docker", "rm", "--force", CONTAINER], capture_output=True,
-                   check=False)
+    remove(container, CONTAINER)
 
 
 def default_cache() -> Path:

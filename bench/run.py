@@ -1,7 +1,7 @@
 """Benchmark: the engine alone, the deployed service and the official serving mode, on one host, models and images.
 
     make bench                                   # the demo host as it runs (run `make demo` first)
-    make bench SETS=ppocrv4-mobile,ppocrv6-small,ppocrv6-tiny   # model sets side by side on the demo host, ratios to the first
+    make bench SETS=ppocrv4-mobile,ppocrv6-small,ppocrv6-tiny   # model sets side by side, ratios to the first
     make bench SETS=ppocrv4-mobile,ppocrv6-small@cpu,ppocrv6-small@openvino   # ONNX Runtime sets on a CPU provider
     make bench URL=https://host/predict/ocr_system [INSTANCES=1,2,4 INVENTORY=... LIMIT=host]   # any host
 
@@ -44,7 +44,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import official_serving
 from documents import render_documents
-from official_serving import first_answer, host_exec
+from official_serving import MODELS_VOLUME, first_answer, host_address, host_exec, remove
 
 from paddleocr_fleet.catalog import load_catalog
 
@@ -70,9 +70,8 @@ def engine_alone(container: str, passes: int, image: str | None = None, config: 
     """Our module in-process in image (the unit's by default), configured by config (a path on the demo host)."""
     out = host_exec(
         container, "docker", "run", "--rm", "--network", "none",
-        "-v", "/opt/paddleocr/models:/models:ro", "-v", f"{config}:{SERVICE_CONFIG}:ro",
-        "-v", f"{HOST_DIR}:/bench:ro", image or served_image(container), "python", "/bench/engine.py",
-        "--rounds", str(passes),
+        "-v", MODELS_VOLUME, "-v", f"{config}:{SERVICE_CONFIG}:ro", "-v", f"{HOST_DIR}:/bench:ro",
+        image or served_image(container), "python", "/bench/engine.py", "--rounds", str(passes),
     )
     engine = json.loads(out.strip().splitlines()[-1])
     engine["p95_ms"] = round(percentile(engine.pop("latencies_ms"), 0.95), 1)
@@ -189,6 +188,13 @@ def service_best(round_: dict[str, Any]) -> float:
     return max(level["throughput_img_s"] for level in round_["service"])
 
 
+def level_ratios(mine: list[list[dict]], theirs: list[list[dict]]) -> dict[str, dict]:
+    """Per concurrency level, mine's throughput over theirs, taken within each round (a round: its list of levels)."""
+    return {str(level["concurrency"]): spread([ratio(m[i]["throughput_img_s"], t[i]["throughput_img_s"])
+                                               for m, t in zip(mine, theirs)])
+            for i, level in enumerate(mine[0])}
+
+
 def summarise(rounds: list[dict[str, Any]], levels: list[int]) -> dict:
     result: dict[str, Any] = {
         "rounds": rounds,
@@ -201,10 +207,7 @@ def summarise(rounds: list[dict[str, Any]], levels: list[int]) -> dict:
     }
     if "official" in rounds[0]:
         result["official"] = [median_level([r["official"] for r in rounds], i) for i in range(len(levels))]
-        result["service_over_official"] = {
-            str(level): spread([ratio(r["service"][i]["throughput_img_s"], r["official"][i]["throughput_img_s"])
-                                for r in rounds])
-            for i, level in enumerate(levels)}
+        result["service_over_official"] = level_ratios([r["service"] for r in rounds], [r["official"] for r in rounds])
     return result
 
 
@@ -253,11 +256,6 @@ class Beside:
     url: str
 
 
-def host_address(container: str) -> str:
-    return subprocess.run(["docker", "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-                           container], check=True, capture_output=True, text=True).stdout.split()[0]
-
-
 def start_beside(container: str, index: int, entry: str, payload: bytes) -> Beside:
     """Start the set the unit serves now as a second instance beside it, on its own port, from the same image,
     models and config; it stays up while the next sets are converged."""
@@ -266,7 +264,7 @@ def start_beside(container: str, index: int, entry: str, payload: bytes) -> Besi
     beside = Beside(entry, f"paddleocr-bench-{index}", served_image(container), config,
                     f"http://{host_address(container)}:{BESIDE_PORT + index}/predict/ocr_system")
     host_exec(container, "docker", "run", "--detach", "--rm", "--name", beside.container,
-              "--publish", f"{BESIDE_PORT + index}:8866", "-v", "/opt/paddleocr/models:/models:ro",
+              "--publish", f"{BESIDE_PORT + index}:8866", "-v", MODELS_VOLUME,
               "-v", f"{config}:{SERVICE_CONFIG}:ro", beside.image)
     if first_answer(beside.url, payload, 600, poll_s=1) is None:
         raise RuntimeError(f"{entry} beside the unit ({beside.container}) gave no answer within 600 s")
@@ -278,10 +276,8 @@ def against_first(rounds: list[dict[str, dict]], entries: list[str]) -> dict:
     first, *others = entries
     return {other: {"engine": spread([ratio(r[other]["engine"]["throughput_img_s"],
                                             r[first]["engine"]["throughput_img_s"]) for r in rounds]),
-                    "service": {str(level["concurrency"]): spread([ratio(r[other]["service"][i]["throughput_img_s"],
-                                                                        r[first]["service"][i]["throughput_img_s"])
-                                                                  for r in rounds])
-                                for i, level in enumerate(rounds[0][first]["service"])}}
+                    "service": level_ratios([r[other]["service"] for r in rounds],
+                                            [r[first]["service"] for r in rounds])}
             for other in others}
 
 
@@ -327,8 +323,7 @@ def compare_sets(args: argparse.Namespace, images: list[Path], payloads: list[by
                 for entry in entries) + f" img/s (service at concurrency {args.levels})", flush=True)
     finally:
         for instance in beside:
-            subprocess.run(["docker", "exec", args.container, "docker", "rm", "--force", instance.container],
-                           check=False, capture_output=True)
+            remove(args.container, instance.container)
         print("== back to the default set", flush=True)
         converge({})
     results = {entry: summarise([r[entry] for r in rounds], levels) | {"cold_start_s": cold_starts[entry]}
@@ -342,7 +337,8 @@ def compare_sets(args: argparse.Namespace, images: list[Path], payloads: list[by
         print(f"{other}: engine {ratio_of['engine']['median']:.2f} ({ratio_of['engine']['min']:.2f}-"
               f"{ratio_of['engine']['max']:.2f}), cold start {cold_starts[other] / cold_starts[entries[0]]:.2f}")
         for level, service in ratio_of["service"].items():
-            print(f"  service at concurrency {level}: {service['median']:.2f} ({service['min']:.2f}-{service['max']:.2f})")
+            print(f"  service at concurrency {level}: {service['median']:.2f} "
+                  f"({service['min']:.2f}-{service['max']:.2f})")
     return {"sets": results, "against_first": ratios}
 
 
@@ -395,7 +391,8 @@ def main() -> int:
     parser.add_argument("--levels", default="1,2,4")
     parser.add_argument("--no-official", dest="official", action="store_false",
                         help="leave out the official serving mode (it builds its image on first use: PyPI)")
-    parser.add_argument("--sets", default="", help="comma-separated catalog sets to serve side by side and compare (demo host)")
+    parser.add_argument("--sets", default="",
+                        help="comma-separated catalog sets to serve side by side and compare (demo host)")
     parser.add_argument("--service-only", action="store_true", help="any host: measure the service at --url alone")
     parser.add_argument("--insecure", action="store_true", help="any host: do not verify its TLS certificate")
     parser.add_argument("--instances", default="", help="any host: instances per GPU to deploy in turn, e.g. 1,2,4")
