@@ -67,7 +67,7 @@ unit: bootstrap
 
 # Unit tests that run role tasks for real with ansible-playbook (progress lines, apt_repository): make test only.
 unit-slow: bootstrap
-	pytest -q -n auto tests --ignore=tests/integration -m slow
+	pytest -q -n auto tests --ignore=tests/integration -m slow --durations=15
 
 check: lint syntax unit
 
@@ -105,7 +105,7 @@ molecule-gpu-stack: $(if $(INPUTS),images)
 
 # Real sandbox fleets driven by ansible-playbook (model distribution to three hosts, the GPU image).
 integration: $(if $(INPUTS),sandbox-inputs)
-	pytest -q -s tests/integration
+	pytest -q -s tests/integration --durations=15
 
 # Every step, none skipped; independent steps side by side; a table of each step's time at the end.
 test:
