@@ -16,7 +16,7 @@ SANDBOX_ADDRESSES = {
     "paddleocr_image_pip_find_links", "paddleocr_image_pip_no_index", "paddleocr_image_pip_trusted_hosts",
     "paddleocr_image_pip_index_url", "paddleocr_image_build_network",
 }
-# The fleet is the scenario that serves a PaddleOCR 2.x set (production leaves the model sets to the defaults).
+# The fleet serves PP-OCRv6 tiny, the set for small CPUs (production leaves the model sets to the defaults).
 FLEET_MODEL_CHOICE = {"paddleocr_model_sets", "paddleocr_model_set_active"}
 CONNECTION = {"ansible_connection", "ansible_host", "ansible_port", "ansible_ssh_common_args"}
 
@@ -35,7 +35,7 @@ def test_the_fleet_links_productions_group_vars_unchanged():
 def test_the_sandbox_overlay_sets_only_addresses_and_the_model_choice():
     overlay = load(FLEET / "group_vars" / "all" / "sandbox.yml")
     assert set(overlay) <= SANDBOX_ADDRESSES | FLEET_MODEL_CHOICE, set(overlay) - SANDBOX_ADDRESSES
-    assert overlay["paddleocr_model_set_active"] == "ppocrv4-mobile"
+    assert overlay["paddleocr_model_set_active"] == "ppocrv6-tiny"
     # It never relaxes what production sets: become, the deploy user, checksums.
     assert not set(overlay) & set(load(PRODUCTION_ALL)) - {"paddleocr_image_registry"}
 

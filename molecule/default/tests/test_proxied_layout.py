@@ -1,9 +1,9 @@
 """The proxied layout, switched to on the converged host. One run of a user's playbook (the installed collection's
 roles by their fully-qualified names: molecule/default/collection_playbook.yml) takes the host from where the
-runtime switch left it (PP-OCRv4 on the PaddleOCR 3.x runtime) back to the default set on ONNX Runtime, on its plain
-CPU build (the CPU provider, in place of the default OpenVINO build), as two instances (CPU stand-ins for one per
-GPU) behind nginx with basic auth, TLS and an nftables allow-list; a second run changes nothing. Then: real OCR
-through TLS and auth, failover, the allow-list, and a settings change applied by site.yml that restarts the
+runtime switch left it (PP-OCRv4 mobile on the PaddleOCR 2.x runtime) back to the default set on ONNX Runtime, on
+its plain CPU build (the CPU provider, in place of the default OpenVINO build), as two instances (CPU stand-ins for
+one per GPU) behind nginx with basic auth, TLS and an nftables allow-list; a second run changes nothing. Then: real
+OCR through TLS and auth, failover, the allow-list, and a settings change applied by site.yml that restarts the
 instances one at a time under a client loop."""
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ def test_prometheus_scrapes_every_instance_and_the_load_balancer(prometheus):
     assert len(up) == 4 and set(up.values()) == {1.0}, up
     releases = query("paddleocr_release_info")
     assert len(releases) == 3, releases
-    assert all("model_set=ppocrv4-mobile" in labels and "image=" in labels for labels in releases), releases
+    assert all("model_set=ppocrv6-tiny" in labels and "image=" in labels for labels in releases), releases
     # HAProxy's exporter: every OCR host up behind the load balancer.
     assert query('haproxy_backend_active_servers{proxy="paddleocr"}') == {
         "instance=127.0.0.1:8404,job=paddleocr-lb,proxy=paddleocr": 3.0}
