@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # make test: every step of the suite, none skipped; a step that fails or cannot run fails the run.
-# Steps that share nothing run side by side in lanes (most of a step's time is waiting on the network, the
-# disk or a service coming up, not computing): the caches fill while `make check` runs; the fleet, default and
-# gpu_stack scenarios, the integration tests and the slow unit tests run beside each other. Each step's output
-# goes to build/test-logs/<step>.log and is printed whole when the step ends. The run ends with a table of every
-# step's start and wall time.
+# Steps that share nothing run side by side in lanes, so that no core idles while a step waits on a service
+# coming up: the caches fill while `make check` runs; the fleet, default and gpu_stack scenarios, the integration
+# tests and the slow unit tests run beside each other. Each step's output goes to build/test-logs/<step>.log and is
+# printed whole when the step ends. The run ends with a table of every step's start, wall time and CPU time, and
+# how busy the machine's cores were.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,15 +14,26 @@ mkdir -p "$LOGS"
 TIMES=$LOGS/times.tsv
 RUN_START=$(date +%s)
 
+# The machine's busy and total CPU time so far, in clock ticks (all cores, from /proc/stat: idle and iowait are
+# not busy).
+cpu_ticks() {
+  awk '/^cpu / {total = 0; for (i = 2; i <= NF; i++) total += $i; print total - $5 - $6, total}' /proc/stat
+}
+read -r RUN_BUSY RUN_TOTAL < <(cpu_ticks)
+
 # step NAME TARGET...: `make TARGET...` with its output in NAME.log, printed when it ends; its times recorded.
 step() {
   local name=$1 start rc
   shift
   start=$(date +%s)
   echo "== $(date +%T) started $name: make $*"
-  make --no-print-directory "$@" >"$LOGS/$name.log" 2>&1
+  # The CPU time of the step's own processes (make and what it waited for: ansible, molecule, pytest, the docker
+  # CLI), not of the daemons it drives (the Docker engine, the sandbox hosts and their services, the registry).
+  local TIMEFORMAT='%U %S' cpu
+  { time make --no-print-directory "$@" >"$LOGS/$name.log" 2>&1; } 2>"$LOGS/.$name.cpu"
   rc=$?
-  printf '%s\t%s\t%s\t%s\n' "$name" $((start - RUN_START)) $(($(date +%s) - start)) "$rc" >>"$TIMES"
+  cpu=$(awk '{printf "%.0f", $1 + $2}' "$LOGS/.$name.cpu")
+  printf '%s\t%s\t%s\t%s\t%s\n' "$name" $((start - RUN_START)) $(($(date +%s) - start)) "$rc" "$cpu" >>"$TIMES"
   {
     flock 9
     echo "== $(date +%T) output of $name (make $*):"
@@ -70,11 +81,16 @@ phase() {
 
 table() {
   echo
+  local busy total
+  read -r busy total < <(cpu_ticks)
   echo "== make test: $(($(date +%s) - RUN_START)) s in all ($(date -u +%F)), $1"
-  printf '| %-22s | %8s | %8s | %s\n' step "start s" "wall s" result
-  printf '|%s|%s|%s|%s\n' ------------------------ ---------- ---------- --------
-  while IFS=$'\t' read -r name start wall rc; do
-    printf '| %-22s | %8s | %8s | %s\n' "$name" "$start" "$wall" "$([ "$rc" -eq 0 ] && echo passed || echo "FAILED ($rc)")"
+  echo "== the machine's $(nproc) cores were busy $(( 100 * (busy - RUN_BUSY) / (total - RUN_TOTAL) )) % of the run," \
+    "$(( (busy - RUN_BUSY) / $(getconf CLK_TCK) )) CPU s; each step's own processes' CPU time below (cpu s)"
+  printf '| %-22s | %8s | %8s | %8s | %s\n' step "start s" "wall s" "cpu s" result
+  printf '|%s|%s|%s|%s|%s\n' ------------------------ ---------- ---------- ---------- --------
+  while IFS=$'\t' read -r name start wall rc cpu; do
+    printf '| %-22s | %8s | %8s | %8s | %s\n' "$name" "$start" "$wall" "$cpu" \
+      "$([ "$rc" -eq 0 ] && echo passed || echo "FAILED ($rc)")"
   done <"$TIMES"
 }
 
