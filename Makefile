@@ -63,13 +63,15 @@ syntax: bootstrap
 	ansible-playbook --syntax-check site.yml playbooks/*.yml
 
 unit: bootstrap
-	pytest -q -n auto tests --ignore=tests/integration -m "not slow"
+	pytest -q -n auto tests --ignore=tests/integration -m "not slow" --durations=10
 
 # Unit tests that run role tasks for real with ansible-playbook (progress lines, apt_repository): make test only.
 unit-slow: bootstrap
 	pytest -q -n auto tests --ignore=tests/integration -m slow --durations=15
 
-check: lint syntax unit
+# Side by side, each target's output kept together: the unit tests' last stragglers leave a core to the linters.
+check: bootstrap
+	$(MAKE) --no-print-directory --output-sync=target -j3 lint syntax unit
 
 # The collection paddleocr.fleet as users get it: the tarball built from galaxy.yml, installed into
 # build/collections (molecule's default scenario converges from there, not from the checkout).

@@ -37,19 +37,28 @@ def lines_of(path: Path) -> list[dict]:
     return answer["results"][0]
 
 
-@pytest.fixture(scope="module")
-def on_paddleocr3(host) -> subprocess.CompletedProcess:
-    assert runtime_of(host) == "onnxruntime"
-    run = converge(ON_3X)
+def switched(extra_vars: dict) -> subprocess.CompletedProcess:
+    run = converge(extra_vars)
     assert run.returncode == 0, run.stdout[-4000:]
     return run
 
 
-def test_a_paddleocr3_set_runs_on_the_paddleocr3_image(host, on_paddleocr3):
-    assert runtime_of(host) == "paddleocr3"
+def assert_serves(host, runtime: str, model_set: str) -> None:
+    """The container runs the runtime's image, its config names the runtime, and the set is the active one."""
+    assert runtime_of(host) == runtime
     config = json.loads(host.file("/etc/paddleocr/config.json").content_string)
-    assert config["modules_info"]["ocr_system"]["init_args"]["runtime"] == "paddleocr3"
-    assert host.check_output("readlink /opt/paddleocr/models/current") == "ppocrv4-mobile-3x"
+    assert config["modules_info"]["ocr_system"]["init_args"]["runtime"] == runtime
+    assert host.check_output("readlink /opt/paddleocr/models/current") == model_set
+
+
+@pytest.fixture(scope="module")
+def on_paddleocr3(host) -> subprocess.CompletedProcess:
+    assert runtime_of(host) == "onnxruntime"
+    return switched(ON_3X)
+
+
+def test_a_paddleocr3_set_runs_on_the_paddleocr3_image(host, on_paddleocr3):
+    assert_serves(host, "paddleocr3", "ppocrv4-mobile-3x")
     inference_yml = host.check_output("cat /opt/paddleocr/models/current/det/inference.yml")
     assert inference_yml.startswith("# STAND-IN written by")
 
@@ -87,16 +96,11 @@ def test_a_second_run_on_the_3x_runtime_changes_nothing(on_paddleocr3):
 
 @pytest.fixture(scope="module")
 def on_paddleocr2(host) -> subprocess.CompletedProcess:
-    run = converge(ON_2X)
-    assert run.returncode == 0, run.stdout[-4000:]
-    return run
+    return switched(ON_2X)
 
 
 def test_a_paddleocr2_set_runs_on_the_2x_image(host, on_paddleocr2):
-    assert runtime_of(host) == "paddleocr2"
-    config = json.loads(host.file("/etc/paddleocr/config.json").content_string)
-    assert config["modules_info"]["ocr_system"]["init_args"]["runtime"] == "paddleocr2"
-    assert host.check_output("readlink /opt/paddleocr/models/current") == "ppocrv4-mobile"
+    assert_serves(host, "paddleocr2", "ppocrv4-mobile")
 
 
 def test_every_package_in_the_2x_image_lock_is_imported_by_the_started_service(host, on_paddleocr2):
