@@ -66,8 +66,8 @@ def test_cpu_and_gpu_hosts_get_their_own_image_and_publisher(tmp_path):
 
 
 def test_onnxruntime_cpu_hosts_get_the_build_of_their_provider(tmp_path):
-    inventory = HOSTS + "  children:\n    plain:\n      hosts:\n        ocr-2:\n      vars:\n" \
-                        "        paddleocr_onnxruntime_cpu_provider: cpu\n"
+    inventory = HOSTS + "  children:\n    openvino:\n      hosts:\n        ocr-2:\n      vars:\n" \
+                        "        paddleocr_onnxruntime_cpu_provider: openvino\n"
     found = releases(tmp_path, inventory, {"paddleocr_image_runtime": "onnxruntime"})
     assert found["ocr-1"]["ref"] == found["ocr-3"]["ref"] != found["ocr-2"]["ref"]
     assert [found[host]["publisher"] for host in ("ocr-1", "ocr-2", "ocr-3")] == ["ocr-1", "ocr-2", "ocr-1"]

@@ -1,6 +1,6 @@
-"""The served image: the runtime it was built for, and its lock against what its started service imports (the lock
-is what runs). The default scenario reads its host through testinfra, the fleet through `docker exec`: both pass
-a function that runs a command in the service's container and returns its output (failing when the command does)."""
+"""The served image on a testinfra host: the runtime it was built for, its lock against what its started service
+imports (the lock is what runs) and what its venv holds. The checks take a function that runs a command in the
+service's container and returns its output, failing when the command does (in_service_container)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,29 @@ def runtime_of(host, container: str = "paddleocr") -> str:  # host: testinfra's
     image = host.check_output("docker inspect --format '{{.Config.Image}}' %s", container)
     return host.check_output(
         "docker image inspect --format '{{index .Config.Labels \"org.paddleocr-fleet.runtime\"}}' %s", image)
+
+
+def in_service_container(host, container: str = "paddleocr") -> Callable[..., str]:  # host: testinfra's
+    """A function that runs a command (its arguments quoted) in the container and returns its output."""
+    return lambda *argv: host.check_output(f"docker exec {container}" + " %s" * len(argv), *argv)
+
+
+# Run in the service's container: whether pip is there, every test suite left in site-packages, and ONNX Runtime's
+# libopenvino.so* names with where each links (None: a file).
+VENV_CONTENT = """
+import glob, importlib.util, json, os, onnxruntime
+capi = os.path.join(os.path.dirname(onnxruntime.__file__), "capi")
+site = os.path.dirname(os.path.dirname(capi))
+print(json.dumps({"pip": importlib.util.find_spec("pip") is not None,
+                  "tests": sorted(glob.glob(os.path.join(site, "**", "tests"), recursive=True)),
+                  "openvino": {os.path.basename(p): os.readlink(p) if os.path.islink(p) else None
+                               for p in glob.glob(os.path.join(capi, "libopenvino.so*"))}}))
+"""
+
+
+def venv_content(in_container: Callable[..., str]) -> dict:
+    """What the onnxruntime image's venv holds (VENV_CONTENT)."""
+    return json.loads(in_container("python", "-c", VENV_CONTENT).strip().splitlines()[-1])
 
 
 def normalise(name: str) -> str:

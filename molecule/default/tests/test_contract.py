@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from paddleocr_fleet.samples import load_samples
-from support.image_lock import image_lock_against_imports
+from support.image_lock import image_lock_against_imports, in_service_container
 
 URL = os.environ.get("PADDLEOCR_TEST_URL", "http://127.0.0.1:18867")
 PREDICT = f"{URL}/predict/ocr_system"
@@ -116,8 +116,7 @@ def test_data_uri_and_extra_keys_are_accepted():
 def test_every_package_in_the_image_lock_is_imported_by_the_started_service(host):
     """The onnxruntime lock leaves out what pip's resolution brings and the service never imports (sympy, the
     model hosters' HTTP and crypto packages): 142 MB less in the image (2026-12-06)."""
-    unimported, unlocked, loaded = image_lock_against_imports(
-        lambda *argv: host.check_output("docker exec paddleocr" + " %s" * len(argv), *argv))
+    unimported, unlocked, loaded = image_lock_against_imports(in_service_container(host))
     assert unimported == set(), f"in the lock but never imported: {sorted(unimported)}"
     assert unlocked <= {"pip", "setuptools"}, f"imported but not locked: {sorted(unlocked)}"
     assert not {"paddlepaddle", "paddlehub", "sympy"} & loaded

@@ -14,7 +14,7 @@ import requests
 from PIL import Image
 
 from support.fonts import japanese_font
-from support.image_lock import runtime_of
+from support.image_lock import in_service_container, runtime_of, venv_content
 from support.mirror_standin import PUBLISHED_ONNX_SHA256, default_cache
 
 URL = os.environ.get("PADDLEOCR_TEST_URL", "http://127.0.0.1:18867")
@@ -77,43 +77,36 @@ def test_the_image_has_no_gl_libraries_and_paddlex_finds_its_headless_opencv(hos
     assert found.splitlines()[-1] == "None 4.10.0.84 True", found
 
 
-def test_the_instance_runs_on_onnx_runtimes_openvino_provider_by_default(host):
-    """The CPU default: the image is ONNX Runtime's OpenVINO build, and the serving worker has OpenVINO's CPU plugin
-    loaded, which only compiling a model on the OpenVINO provider does (the CPU provider never loads it)."""
+def test_the_instance_runs_on_onnx_runtimes_cpu_provider_by_default(host):
+    """The CPU default: ONNX Runtime's plain CPU build, which has no OpenVINO provider."""
     init_args = json.loads(host.file("/etc/paddleocr/config.json").content_string)["modules_info"]["ocr_system"][
         "init_args"]
-    assert init_args["execution_provider"] == "openvino"
-    assert "'OpenVINOExecutionProvider'" in host.check_output(
-        "docker exec paddleocr python -c %s", "import onnxruntime; print(onnxruntime.get_available_providers())")
-    loaded = host.run("docker exec paddleocr sh -c %s", "grep -l libopenvino_intel_cpu_plugin /proc/[0-9]*/maps")
-    assert loaded.stdout.strip(), "no process of the instance has OpenVINO's CPU plugin loaded"
+    assert init_args["execution_provider"] == "cpu"
+    providers = in_service_container(host)(
+        "python", "-c", "import onnxruntime; print(*onnxruntime.get_available_providers())").splitlines()[-1].split()
+    assert "CPUExecutionProvider" in providers and "OpenVINOExecutionProvider" not in providers, providers
 
 
-# Inside the image: whether pip is there, every test suite left in site-packages, and ONNX Runtime's libopenvino.so*
-# names with where each links (None: a file).
-VENV_CONTENT = """
-import glob, importlib.util, json, os, onnxruntime
-capi = os.path.join(os.path.dirname(onnxruntime.__file__), "capi")
-site = os.path.dirname(os.path.dirname(capi))
-print(json.dumps({"pip": importlib.util.find_spec("pip") is not None,
-                  "tests": sorted(glob.glob(os.path.join(site, "**", "tests"), recursive=True)),
-                  "openvino": {os.path.basename(p): os.readlink(p) if os.path.islink(p) else None
-                               for p in glob.glob(os.path.join(capi, "libopenvino.so*"))}}))
-"""
-
-
-def test_the_venv_has_no_pip_no_test_suites_and_openvinos_library_once(host):
-    """What the service never runs stays out of the image: pip and the packages' test suites (pandas's is 46 MB).
-    OpenVINO's library, which its wheel ships as three identical files (a wheel holds no symlinks), is one file that
-    its other names link to; the test above shows the worker loading OpenVINO through them."""
+def test_the_cpu_build_refuses_to_start_on_the_openvino_provider_it_lacks(host):
+    """An instance given a provider its image lacks stops at start with the reason instead of serving from the CPU
+    provider unnoticed."""
     image = host.check_output("docker inspect --format '{{.Config.Image}}' paddleocr")
-    found = json.loads(host.check_output("docker run --rm --entrypoint python %s -c %s", image, VENV_CONTENT)
-                       .splitlines()[-1])
+    detector = host.check_output("readlink -f /opt/paddleocr/models/current/det")
+    refused = host.run(
+        "docker run --rm --volume %s:/det:ro --entrypoint python --workdir /opt/paddleocr %s -c %s", detector, image,
+        "from ocr_system.module import provider_of, require_provider; "
+        "require_provider('/det/inference.onnx', *provider_of(False, 0, 2, 'openvino'))")
+    assert refused.rc != 0
+    assert ("could not start its provider OpenVINOExecutionProvider" in refused.stderr
+            and "providers this image has: " in refused.stderr), refused.stderr[-2000:]
+    assert "OpenVINO" not in refused.stderr.rsplit("providers this image has: ", 1)[1]
+
+
+def test_the_venv_has_no_pip_and_no_test_suites(host):
+    """What the service never runs stays out of the image: pip and the packages' test suites (pandas's is 46 MB)."""
+    found = venv_content(in_service_container(host))
     assert found["pip"] is False
     assert found["tests"] == []
-    files = [name for name, target in found["openvino"].items() if target is None]
-    assert len(files) == 1 and len(found["openvino"]) >= 2, found["openvino"]
-    assert {target for target in found["openvino"].values() if target} == set(files), found["openvino"]
 
 
 def test_ppocrv6_small_weights_are_the_published_exports(host):

@@ -1,10 +1,10 @@
 """The proxied layout, switched to on the converged host. One run of a user's playbook (the installed collection's
 roles by their fully-qualified names: molecule/default/collection_playbook.yml) takes the host from where the
 runtime switch left it (PP-OCRv4 mobile on the PaddleOCR 2.x runtime) back to the default set on ONNX Runtime, on
-its plain CPU build (the CPU provider, in place of the default OpenVINO build), as two instances (CPU stand-ins for
-one per GPU) behind nginx with basic auth, TLS and an nftables allow-list; a second run changes nothing. Then: real
-OCR through TLS and auth, failover, the allow-list, and a settings change applied by site.yml that restarts the
-instances one at a time under a client loop."""
+its OpenVINO build (the OpenVINO provider, in place of the default plain CPU build), as two instances (CPU
+stand-ins for one per GPU) behind nginx with basic auth, TLS and an nftables allow-list; a second run changes
+nothing. Then: real OCR through TLS and auth, failover, the allow-list, and a settings change applied by site.yml
+that restarts the instances one at a time under a client loop."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import requests
 from rerun import changes, converge
 
 from paddleocr_fleet.samples import load_samples, missing_texts
-from support.image_lock import runtime_of
+from support.image_lock import in_service_container, runtime_of, venv_content
 
 SAMPLES = load_samples()
 SAMPLE = SAMPLES[0]
@@ -33,7 +33,7 @@ FROM_THE_CONTROLLER = "https://127.0.0.1:18867/predict/ocr_system"
 EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "."))
 COLLECTION_PLAYBOOK = str(Path(__file__).resolve().parents[1] / "collection_playbook.yml")
 PROXIED = {
-    "paddleocr_onnxruntime_cpu_provider": "cpu",
+    "paddleocr_onnxruntime_cpu_provider": "openvino",
     "paddleocr_service_instances": 2,
     "paddleocr_service_workers": 1,
     "paddleocr_proxy_basic_auth_users": [{"name": "ocr", "password": PASSWORD}],
@@ -84,19 +84,26 @@ def test_one_run_brings_back_the_default_set_on_onnx_runtime_behind_the_proxy(ho
         assert texts_through_the_proxy(host, sample.image) == list(sample.expect)
 
 
-def test_the_cpu_build_refuses_to_start_on_the_openvino_provider_it_lacks(host, proxied):
-    """The plain CPU build has no OpenVINO provider; an instance given it would stop at start with the reason
-    instead of serving from the CPU provider unnoticed."""
-    image = host.check_output("docker inspect --format '{{.Config.Image}}' paddleocr-0")
-    detector = host.check_output("readlink -f /opt/paddleocr/models/current/det")
-    refused = host.run(
-        "docker run --rm --volume %s:/det:ro --entrypoint python --workdir /opt/paddleocr %s -c %s", detector, image,
-        "from ocr_system.module import provider_of, require_provider; "
-        "require_provider('/det/inference.onnx', *provider_of(False, 0, 2, 'openvino'))")
-    assert refused.rc != 0
-    assert ("could not start its provider OpenVINOExecutionProvider" in refused.stderr
-            and "providers this image has: " in refused.stderr), refused.stderr[-2000:]
-    assert "OpenVINO" not in refused.stderr.rsplit("providers this image has: ", 1)[1]
+def test_the_openvino_build_serves_on_openvinos_cpu_plugin(host, proxied):
+    """ONNX Runtime's OpenVINO build: each instance's serving worker has OpenVINO's CPU plugin loaded, which only
+    compiling a model on the OpenVINO provider does (the CPU provider never loads it)."""
+    for container in ("paddleocr-0", "paddleocr-1"):
+        in_container = in_service_container(host, container)
+        assert "'OpenVINOExecutionProvider'" in in_container(
+            "python", "-c", "import onnxruntime; print(onnxruntime.get_available_providers())")
+        loaded = in_container("sh", "-c", "grep -l libopenvino_intel_cpu_plugin /proc/[0-9]*/maps || true")
+        assert loaded.strip(), f"no process of {container} has OpenVINO's CPU plugin loaded"
+
+
+def test_the_openvino_builds_venv_has_no_pip_no_test_suites_and_openvinos_library_once(host, proxied):
+    """OpenVINO's library, which its wheel ships as three identical files (a wheel holds no symlinks), is one file
+    that its other names link to; the test above shows the workers loading OpenVINO through them."""
+    found = venv_content(in_service_container(host, "paddleocr-0"))
+    assert found["pip"] is False
+    assert found["tests"] == []
+    files = [name for name, target in found["openvino"].items() if target is None]
+    assert len(files) == 1 and len(found["openvino"]) >= 2, found["openvino"]
+    assert {target for target in found["openvino"].values() if target} == set(files), found["openvino"]
 
 
 def test_a_second_run_of_the_proxied_layout_changes_nothing(proxied):

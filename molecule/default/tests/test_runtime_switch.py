@@ -22,7 +22,7 @@ from PIL import Image
 from rerun import changes, converge
 
 from paddleocr_fleet.samples import load_samples
-from support.image_lock import image_lock_against_imports, runtime_of
+from support.image_lock import image_lock_against_imports, in_service_container, runtime_of
 
 URL = os.environ.get("PADDLEOCR_TEST_URL", "http://127.0.0.1:18867")
 SAMPLES = load_samples()
@@ -104,8 +104,7 @@ def test_a_paddleocr2_set_runs_on_the_2x_image(host, on_paddleocr2):
 
 
 def test_every_package_in_the_2x_image_lock_is_imported_by_the_started_service(host, on_paddleocr2):
-    unimported, unlocked, loaded = image_lock_against_imports(
-        lambda *argv: host.check_output("docker exec paddleocr" + " %s" * len(argv), *argv))
+    unimported, unlocked, loaded = image_lock_against_imports(in_service_container(host))
     assert unimported == set(), f"in the lock but never imported: {sorted(unimported)}"
     assert unlocked <= {"paddlepaddle", "pip", "setuptools"}, f"imported but not locked: {sorted(unlocked)}"
     assert "paddlepaddle" in loaded and "paddlehub" not in loaded
