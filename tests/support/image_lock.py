@@ -22,9 +22,14 @@ print(json.dumps(sorted({dist for top, dists in md.packages_distributions().item
 """
 
 
+def image_of(host, container: str = "paddleocr") -> str:  # host: testinfra's
+    """The image the container runs."""
+    return host.check_output("docker inspect --format '{{.Config.Image}}' %s", container)
+
+
 def runtime_of(host, container: str = "paddleocr") -> str:  # host: testinfra's
     """The runtime label of the image the container runs (paddleocr2, paddleocr3, onnxruntime)."""
-    image = host.check_output("docker inspect --format '{{.Config.Image}}' %s", container)
+    image = image_of(host, container)
     return host.check_output(
         "docker image inspect --format '{{index .Config.Labels \"org.paddleocr-fleet.runtime\"}}' %s", image)
 
@@ -45,6 +50,12 @@ print(json.dumps({"pip": importlib.util.find_spec("pip") is not None,
                   "openvino": {os.path.basename(p): os.readlink(p) if os.path.islink(p) else None
                                for p in glob.glob(os.path.join(capi, "libopenvino.so*"))}}))
 """
+
+
+def providers_of(in_container: Callable[..., str]) -> list[str]:
+    """The execution providers ONNX Runtime offers in the service's container."""
+    return in_container("python", "-c", "import onnxruntime; print(*onnxruntime.get_available_providers())"
+                        ).strip().splitlines()[-1].split()
 
 
 def venv_content(in_container: Callable[..., str]) -> dict:

@@ -14,7 +14,7 @@ import requests
 from PIL import Image
 
 from support.fonts import japanese_font
-from support.image_lock import in_service_container, runtime_of, venv_content
+from support.image_lock import image_of, in_service_container, providers_of, runtime_of, venv_content
 from support.mirror_standin import PUBLISHED_ONNX_SHA256, default_cache
 
 URL = os.environ.get("PADDLEOCR_TEST_URL", "http://127.0.0.1:18867")
@@ -58,7 +58,7 @@ def texts_of(png: bytes) -> list[str]:
 def test_ppocrv6_small_runs_on_the_onnxruntime_image_with_no_paddle(host):
     assert runtime_of(host) == "onnxruntime"
     assert host.check_output("readlink /opt/paddleocr/models/current") == "ppocrv6-small"
-    image = host.check_output("docker inspect --format '{{.Config.Image}}' paddleocr")
+    image = image_of(host)
     found = host.check_output(
         "docker run --rm --entrypoint python %s -c %s", image,
         "import importlib.util as u; print(u.find_spec('paddle'), u.find_spec('onnxruntime') is not None)")
@@ -68,7 +68,7 @@ def test_ppocrv6_small_runs_on_the_onnxruntime_image_with_no_paddle(host):
 def test_the_image_has_no_gl_libraries_and_paddlex_finds_its_headless_opencv(host):
     """OpenCV is the headless build, which needs no libGL (and so no Mesa or LLVM in the image), recorded under the
     GUI build's name PaddleX asks for: without it PaddleX refuses to crop the text lines every reading here needs."""
-    image = host.check_output("docker inspect --format '{{.Config.Image}}' paddleocr")
+    image = image_of(host)
     found = host.check_output(
         "docker run --rm --entrypoint python %s -c %s", image,
         "import ctypes.util, importlib.metadata as md; from paddlex.utils.deps import is_dep_available; "
@@ -82,15 +82,14 @@ def test_the_instance_runs_on_onnx_runtimes_cpu_provider_by_default(host):
     init_args = json.loads(host.file("/etc/paddleocr/config.json").content_string)["modules_info"]["ocr_system"][
         "init_args"]
     assert init_args["execution_provider"] == "cpu"
-    providers = in_service_container(host)(
-        "python", "-c", "import onnxruntime; print(*onnxruntime.get_available_providers())").splitlines()[-1].split()
+    providers = providers_of(in_service_container(host))
     assert "CPUExecutionProvider" in providers and "OpenVINOExecutionProvider" not in providers, providers
 
 
 def test_the_cpu_build_refuses_to_start_on_the_openvino_provider_it_lacks(host):
     """An instance given a provider its image lacks stops at start with the reason instead of serving from the CPU
     provider unnoticed."""
-    image = host.check_output("docker inspect --format '{{.Config.Image}}' paddleocr")
+    image = image_of(host)
     detector = host.check_output("readlink -f /opt/paddleocr/models/current/det")
     refused = host.run(
         "docker run --rm --volume %s:/det:ro --entrypoint python --workdir /opt/paddleocr %s -c %s", detector, image,
