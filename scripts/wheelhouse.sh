@@ -3,8 +3,8 @@
 # one image installs (the images install them with --no-deps):
 #   cpu         roles/paddleocr_image/files/requirements.lock and the CPU paddle wheel (the fleet's image)
 #   paddleocr3  the paddleocr3 runtime's lock and its CPU paddle
-#   onnxruntime the onnxruntime runtime's locks (no Paddle), with ONNX Runtime's OpenVINO build (the CPU default) and
-#               its plain CPU build: the demo's and the default scenario's images
+#   onnxruntime the onnxruntime runtime's locks (no Paddle), with ONNX Runtime's plain CPU build (the CPU default) and
+#               its OpenVINO build: the demo's and the default scenario's images
 #   gpu         the onnxruntime runtime's GPU image: its lock with onnxruntime-gpu and the pinned CUDA libraries
 #               of flavour ort-cu12
 # WHEELHOUSE_PARTS (default: all four) says which; `make demo` fetches onnxruntime only. Each part is complete once
